@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# One-command test run: `make test` (or `bash scripts/test.sh [pytest args]`).
+#  1. lint the service (ruff) and validate docker-compose.yml (docker-compose config, no engine needed);
+#  2. build the test database: a cached template with the addon's Odoo dependencies (rebuilt when that
+#     list changes), copied, then the addon installed fresh and upgraded once (-u) to prove upgrades work;
+#  3. ONE pytest run: the addon's Odoo tests (pytest-odoo, in-process Odoo with an HTTP server) and the
+#     service's tests (tests/, against a real Odoo HTTP server started by a fixture on a copy of the DB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+ODOO_SRC=${ODOO_SRC:-/opt/odoo18}
+DB=${SMSM_TEST_DB:-smsm_test}
+VENV=$ROOT/.venv
+export PGOPTIONS='-c client_min_messages=warning'
+say() { printf '==> %s\n' "$*"; }
+
+[[ -x $VENV/bin/python ]] || { echo "error: no .venv here: run 'make setup' first" >&2; exit 2; }
+grep -qs '^version_info = (18, 0' "$ODOO_SRC/odoo/release.py" \
+    || { echo "error: no Odoo 18 source at ODOO_SRC=$ODOO_SRC: see README (make setup says how)" >&2; exit 2; }
+bash scripts/pg_ready.sh >/dev/null
+
+say "ruff (service code)"
+"$VENV/bin/ruff" check sync_service tests bench
+say "docker-compose.yml"
+if command -v docker-compose >/dev/null; then
+    env_file=.env; [[ -f $env_file ]] || env_file=.env.example
+    docker-compose --env-file "$env_file" -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
+else
+    echo "error: docker-compose is not installed (make setup installs it)" >&2; exit 2
+fi
+
+# Odoo configuration for the tests: Unix socket (no db_host), no cron threads, data under .venv.
+CONF=$VENV/odoo-test.conf
+DATA_DIR=$VENV/odoo-data
+mkdir -p "$DATA_DIR"
+cat >"$CONF" <<CONF
+[options]
+addons_path = $ODOO_SRC/odoo/addons,$ROOT
+data_dir = $DATA_DIR
+db_host = False
+db_port = False
+max_cron_threads = 0
+http_interface = 127.0.0.1
+without_demo = all
+log_level = warn
+CONF
+
+odoo() { "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$CONF" "$@"; }
+copy_db() {  # copy_db SRC DST: database and filestore
+    dropdb --if-exists "$2"
+    rm -rf "$DATA_DIR/filestore/$2"
+    createdb -T "$1" "$2"
+    [[ ! -d $DATA_DIR/filestore/$1 ]] || cp -a "$DATA_DIR/filestore/$1" "$DATA_DIR/filestore/$2"
+}
+run_odoo_checked() {  # run Odoo, fail on a non-zero exit or an ERROR/CRITICAL line in its log
+    local log; log=$(mktemp)
+    if ! odoo "$@" --stop-after-init --logfile="$log"; then cat "$log"; echo "error: odoo $* failed" >&2; exit 1; fi
+    if grep -E ' (ERROR|CRITICAL) ' "$log"; then echo "error: odoo $* logged errors (above)" >&2; exit 1; fi
+    grep ' WARNING ' "$log" | grep -v 'WARNING.*(werkzeug|longpolling|websocket)' || true
+    rm -f "$log"
+}
+
+deps=$("$VENV/bin/python" -c "import ast;m=ast.literal_eval(open('sms_marketing_addon/__manifest__.py').read());print(','.join(sorted(m['depends'])))")
+TEMPLATE="smsm_tmpl_$(printf '%s' "$deps" | sha1sum | cut -c1-10)"
+if ! psql -d postgres -tAc "select 1 from pg_database where datname='$TEMPLATE'" | grep -q 1; then
+    say "building template database $TEMPLATE with: $deps (slow, once)"
+    dropdb --if-exists "${TEMPLATE}_partial"
+    run_odoo_checked -d "${TEMPLATE}_partial" -i "$deps"
+    psql -d postgres -qc "ALTER DATABASE \"${TEMPLATE}_partial\" RENAME TO \"$TEMPLATE\""
+    rm -rf "$DATA_DIR/filestore/$TEMPLATE"
+    [[ ! -d $DATA_DIR/filestore/${TEMPLATE}_partial ]] || mv "$DATA_DIR/filestore/${TEMPLATE}_partial" "$DATA_DIR/filestore/$TEMPLATE"
+fi
+
+say "test database $DB: addon installed fresh from $TEMPLATE, then upgraded"
+copy_db "$TEMPLATE" "$DB"
+run_odoo_checked -d "$DB" -i sms_marketing_addon
+run_odoo_checked -d "$DB" -u sms_marketing_addon
+copy_db "$DB" "${DB}_rpc"
+
+say "pytest: addon tests inside Odoo + service tests against a real Odoo server"
+export SMSM_ODOO_CONF=$CONF SMSM_RPC_DB=${DB}_rpc ODOO_SRC
+set +e
+"$VENV/bin/python" -m pytest --odoo-config="$CONF" --odoo-database="$DB" --odoo-http "$@"
+rc=$?
+set -e
+if [[ $rc == 5 ]]; then echo "error: pytest ran no test" >&2; fi
+exit $rc

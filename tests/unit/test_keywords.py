@@ -1,0 +1,135 @@
+import pytest
+
+from sync_service.core.keywords import (
+    DEFAULT_KEYWORDS,
+    KeywordAction,
+    KeywordTable,
+    classify,
+    normalize,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("STOP", "stop"),
+        ("  Stop  ", "stop"),
+        ("Arrêt", "arret"),
+        (" désabonner! ", "desabonner"),
+        ("stop   sms", "stop sms"),
+        ("stop\t\nsms", "stop sms"),
+        ("STOP.", "stop"),
+        ("stop !!!", "stop"),
+        ("Stop?!.", "stop"),
+        ("Straße", "strasse"),
+        ("ＳＴＯＰ", "stop"),
+        ("ÉTÉ", "ete"),
+        ("!stop", "!stop"),
+        ("", ""),
+        ("  !!  ", ""),
+    ],
+)
+def test_normalize(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("stop", KeywordAction.OPT_OUT),
+        ("STOP", KeywordAction.OPT_OUT),
+        ("Stop.", KeywordAction.OPT_OUT),
+        ("STOPALL", KeywordAction.OPT_OUT),
+        ("unsubscribe", KeywordAction.OPT_OUT),
+        ("Cancel", KeywordAction.OPT_OUT),
+        ("end", KeywordAction.OPT_OUT),
+        ("quit", KeywordAction.OPT_OUT),
+        ("revoke", KeywordAction.OPT_OUT),
+        ("optout", KeywordAction.OPT_OUT),
+        ("Arrêt", KeywordAction.OPT_OUT),
+        ("ARRET", KeywordAction.OPT_OUT),
+        (" désabonner! ", KeywordAction.OPT_OUT),
+        ("STOP SMS", KeywordAction.OPT_OUT),
+        ("stop  sms!", KeywordAction.OPT_OUT),
+        ("start", KeywordAction.OPT_IN),
+        ("UNSTOP", KeywordAction.OPT_IN),
+        ("yes", KeywordAction.CONFIRM),
+        ("oui", KeywordAction.CONFIRM),
+        ("Oui !", KeywordAction.CONFIRM),
+        ("help", KeywordAction.HELP),
+        ("Info", KeywordAction.HELP),
+        ("aide?", KeywordAction.HELP),
+        ("please stop calling", KeywordAction.NONE),
+        ("stop it", KeywordAction.NONE),
+        ("stopp", KeywordAction.NONE),
+        ("sms stop", KeywordAction.NONE),
+        ("opt out", KeywordAction.NONE),
+        ("", KeywordAction.NONE),
+        ("   ", KeywordAction.NONE),
+    ],
+)
+def test_classify_default_table(text: str, expected: KeywordAction) -> None:
+    assert classify(text) is expected
+
+
+def test_default_table_contents() -> None:
+    assert DEFAULT_KEYWORDS.opt_out == (
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "ARRET",
+        "DESABONNER",
+        "STOP SMS",
+    )
+    assert DEFAULT_KEYWORDS.opt_in == ("START", "UNSTOP")
+    assert DEFAULT_KEYWORDS.confirm == ("YES", "OUI")
+    assert DEFAULT_KEYWORDS.help == ("HELP", "INFO", "AIDE")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Résilier", KeywordAction.OPT_OUT),
+        ("resilier", KeywordAction.OPT_OUT),
+        ("stop", KeywordAction.NONE),
+        ("Go", KeywordAction.OPT_IN),
+        ("si", KeywordAction.CONFIRM),
+        ("help", KeywordAction.NONE),
+    ],
+)
+def test_classify_with_table_from_mapping(text: str, expected: KeywordAction) -> None:
+    table = KeywordTable.from_mapping({"opt_out": ["Résilier", " "], "OPT_IN": ["GO"], "confirm": ["Sí"]})
+    assert classify(text, table) is expected
+
+
+def test_from_mapping_missing_actions_are_empty() -> None:
+    table = KeywordTable.from_mapping({"help": ["Aide", "SOS"]})
+    assert table == KeywordTable(help=("Aide", "SOS"))
+    assert table.opt_out == ()
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"unsubscribe": ["STOP"]}, "unknown keyword action 'unsubscribe'; expected one of: confirm, help"),
+        ({"none": ["x"]}, "unknown keyword action 'none'"),
+        ({"opt_out": ["STOP"], "OPT_OUT": ["END"]}, "keyword action 'opt_out' is given more than once"),
+        (
+            {"opt_out": ["Arrêt"], "opt_in": ["ARRET"]},
+            "keyword 'arret' is listed under both 'opt_out' and 'opt_in'",
+        ),
+    ],
+)
+def test_from_mapping_rejects(mapping: dict[str, list[str]], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        KeywordTable.from_mapping(mapping)
+
+
+def test_words_given_as_plain_string_are_rejected() -> None:
+    with pytest.raises(TypeError, match="must be a list of strings"):
+        KeywordTable.from_mapping({"opt_out": "STOP"})
