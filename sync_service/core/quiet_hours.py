@@ -80,7 +80,7 @@ def _entry_candidates(day: date, tz: ZoneInfo, window: SendingWindow) -> list[da
     at a UTC-offset change (over ``start`` in a gap, or back into the window when falling back).
     """
     candidates = [
-        datetime.combine(day, window.start, tzinfo=tz).replace(fold=fold).astimezone(UTC) for fold in (0,)
+        datetime.combine(day, window.start, tzinfo=tz).replace(fold=fold).astimezone(UTC) for fold in (0, 1)
     ]
     transition = _transition_in(day, tz)
     if transition is not None:
