@@ -12,6 +12,12 @@
     "data": [
         "security/sms_marketing_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "wizard/sms_consent_wizard_views.xml",
+        "views/res_partner_views.xml",
+        "views/sms_consent_log_views.xml",
+        "views/res_company_views.xml",
+        "views/website_templates.xml",
     ],
     "installable": True,
     "application": False,

@@ -1,1 +1,3 @@
 from . import test_install
+from . import test_consent
+from . import test_subscribe_http

@@ -1,0 +1,36 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+
+class SmsConsentWizard(models.TransientModel):
+    """An agent records a consent or an opt-out given outside the channels (phone call, shop, letter)."""
+
+    _name = "sms.consent.wizard"
+    _description = "Change SMS consent"
+
+    partner_ids = fields.Many2many("res.partner", string="Contacts", required=True)
+    action = fields.Selection(
+        [("opted_in", "Opted in"), ("opted_out", "Opted out"), ("pending", "Ask for confirmation by SMS")],
+        required=True, default="opted_in",
+    )
+    reason = fields.Text(required=True, help="Why, and where the proof is (e.g. 'signed form #123, scanned in Documents').")
+
+    @api.model
+    def default_get(self, fields_list):
+        res = super().default_get(fields_list)
+        if self.env.context.get("active_model") == "res.partner" and "partner_ids" in fields_list:
+            res["partner_ids"] = [(6, 0, self.env.context.get("active_ids") or [])]
+        return res
+
+    def action_apply(self):
+        self.ensure_one()
+        if not (self.reason or "").strip():
+            raise UserError(_("A reason is required."))
+        partners = self.partner_ids
+        if self.action == "opted_in":
+            partners._sms_opt_in("agent", note=self.reason)
+        elif self.action == "opted_out":
+            partners._sms_opt_out("agent", note=self.reason)
+        else:
+            partners._sms_request_consent("agent", note=self.reason)
+        return {"type": "ir.actions.act_window_close"}

@@ -1,0 +1,17 @@
+"""Signed webhook endpoints (delivery receipts, inbound SMS), /healthz and /metrics."""
+
+from .app import EventCallback, InboundPayload, OdooCheck, StatusPayload, create_app
+from .signing import PROVIDERS, Provider, SignatureError, SigningConfig, verify_request
+
+__all__ = [
+    "PROVIDERS",
+    "EventCallback",
+    "InboundPayload",
+    "OdooCheck",
+    "Provider",
+    "SignatureError",
+    "SigningConfig",
+    "StatusPayload",
+    "create_app",
+    "verify_request",
+]
