@@ -6,6 +6,7 @@ from odoo import _, fields, http
 from odoo.http import request
 
 from ..models.res_partner import parse_sms_number
+from .proof import request_proof
 
 _logger = logging.getLogger(__name__)
 
@@ -78,8 +79,7 @@ class SmsMarketingController(http.Controller):
         partner._sms_request_consent(
             "website_form",
             consent_text=company._sms_text("consent", request.env.lang),
-            ip_address=self._client_ip(),
-            user_agent=(request.httprequest.user_agent.string or "")[:512],
+            **request_proof(),
         )
         return request.render("sms_marketing_addon.subscribe_done", {
             "mobile": values["mobile"], "pending": partner.sms_consent_state == "pending",
@@ -90,9 +90,6 @@ class SmsMarketingController(http.Controller):
     def confirm(self, partner_id, token, **kw):
         partner = request.env["res.partner"].sudo().browse(partner_id).exists()
         valid = bool(partner) and hmac.compare_digest(partner._sms_confirmation_token(), token)
-        confirmed = valid and partner._sms_confirm(
-            "website_form", ip_address=self._client_ip(),
-            user_agent=(request.httprequest.user_agent.string or "")[:512],
-        )
+        confirmed = valid and partner._sms_confirm("website_form", **request_proof())
         return request.render("sms_marketing_addon.confirm_done", {"confirmed": bool(confirmed)},
                               status=200 if confirmed else 400)

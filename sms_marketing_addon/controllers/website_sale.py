@@ -2,6 +2,8 @@ from odoo.http import request
 
 from odoo.addons.website_sale.controllers.main import WebsiteSale
 
+from .proof import request_proof
+
 
 class WebsiteSaleSmsConsent(WebsiteSale):
     """The optional SMS consent checkbox of the checkout address form (unchecked by default)."""
@@ -20,7 +22,6 @@ class WebsiteSaleSmsConsent(WebsiteSale):
         partner._sms_request_consent(
             "checkout",
             consent_text=website._sms_checkout_consent_text(request.env.lang),
-            ip_address=request.httprequest.remote_addr,
-            user_agent=(request.httprequest.user_agent.string or "")[:512],
+            **request_proof(),
             note=order and order.name or False,
         )

@@ -118,7 +118,8 @@ class SmsMarketingApi(models.AbstractModel):
         self._check_caller()
         e164 = self._normalize_number(number)
         partners = self.env["res.partner"].sudo().with_context(active_test=False).search([("sms_number", "=", e164)])
-        blacklisted = bool(self.env["phone.blacklist"].sudo().search_count([("number", "=", e164)]))
+        blacklisted = bool(self.env["phone.blacklist"].sudo().with_context(active_test=True).search_count(
+            [("number", "=", e164)]))
         return {
             "number": e164,
             "blacklisted": blacklisted,

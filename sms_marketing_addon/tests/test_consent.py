@@ -81,6 +81,9 @@ class TestConsent(SmsMarketingCase):
         self.assertEqual(partner.sms_consent_state, "opted_in")
         self.assertFalse(self.env["phone.blacklist"].search([("number", "=", "+33612345678")]))
         self.assertEqual(self.logs(partner)[-1].event, "re_subscribe")
+        # The released number stays in the register as an archived entry: it must not count as opted out.
+        self.assertTrue(partner.with_context(active_test=False).sms_may_receive_marketing)
+        self.assertTrue(self.api.get_consent("+33612345678")["may_receive_marketing"])
 
     def test_unknown_number_opt_out_still_lands_in_register(self):
         result = self.api.apply_inbound_keyword("+33698765432", "opt_out", "in-3", body="STOP")
