@@ -1,0 +1,14 @@
+"""Provider adapters: one class per SMS provider behind the :class:`Gateway` contract."""
+
+from .base import Gateway, HttpOptions, OutboundMessage, ProviderAccount, SendResult
+from .registry import PROVIDERS, build_gateway
+
+__all__ = [
+    "PROVIDERS",
+    "Gateway",
+    "HttpOptions",
+    "OutboundMessage",
+    "ProviderAccount",
+    "SendResult",
+    "build_gateway",
+]

@@ -1,0 +1,44 @@
+"""Plivo Message API: ``POST /v1/Account/{auth_id}/Message/`` with a JSON body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from ..core.errors import Classification, Outcome, classify_plivo
+from .base import INVALID_RESPONSE, HttpGateway, HttpRequest, OutboundMessage, decode_json
+
+
+class PlivoGateway(HttpGateway):
+    """JSON ``{src, dst, text, url, method}`` with Basic auth; the first ``message_uuid`` is the id.
+
+    Without a sender number, the account's ``messaging_service_sid`` is sent as ``powerpack_uuid``.
+    """
+
+    provider = "plivo"
+    default_base_url = "https://api.plivo.com"
+
+    def _request(self, message: OutboundMessage) -> HttpRequest:
+        account = self.account
+        payload: dict[str, Any] = {"dst": message.to, "text": message.body}
+        sender = message.sender or account.sender
+        if sender:
+            payload["src"] = sender
+        elif account.messaging_service_sid:
+            payload["powerpack_uuid"] = account.messaging_service_sid
+        if message.status_callback:
+            payload["url"] = message.status_callback
+            payload["method"] = "POST"
+        url = f"{self.base_url}/v1/Account/{account.account_id}/Message/"
+        return HttpRequest.json(url, payload)
+
+    def _interpret(self, response: requests.Response) -> tuple[Classification, str | None]:
+        body = decode_json(response)
+        classification = classify_plivo(response.status_code, body, response.headers.get("Retry-After"))
+        if classification.outcome != Outcome.SENT:
+            return classification, None
+        uuids = body.get("message_uuid") if body is not None else None
+        if not isinstance(uuids, list) or not uuids or not isinstance(uuids[0], str):
+            return INVALID_RESPONSE, None
+        return classification, uuids[0]

@@ -1,0 +1,43 @@
+"""Twilio Programmable Messaging: ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``."""
+
+from __future__ import annotations
+
+import requests
+
+from ..core.errors import Classification, Outcome, classify_twilio
+from .base import INVALID_RESPONSE, HttpGateway, HttpRequest, OutboundMessage, decode_json
+
+
+class TwilioGateway(HttpGateway):
+    """Form-encoded POST with Basic auth ``AccountSid:AuthToken``; the answer's ``sid`` is the id.
+
+    The sender is the message's own ``sender``, else the account's Messaging Service, else the
+    account's ``sender`` number.
+    """
+
+    provider = "twilio"
+    default_base_url = "https://api.twilio.com"
+
+    def _request(self, message: OutboundMessage) -> HttpRequest:
+        account = self.account
+        form = {"To": message.to, "Body": message.body}
+        if message.sender:
+            form["From"] = message.sender
+        elif account.messaging_service_sid:
+            form["MessagingServiceSid"] = account.messaging_service_sid
+        elif account.sender:
+            form["From"] = account.sender
+        if message.status_callback:
+            form["StatusCallback"] = message.status_callback
+        url = f"{self.base_url}/2010-04-01/Accounts/{account.account_id}/Messages.json"
+        return HttpRequest.form(url, form)
+
+    def _interpret(self, response: requests.Response) -> tuple[Classification, str | None]:
+        body = decode_json(response)
+        classification = classify_twilio(response.status_code, body, response.headers.get("Retry-After"))
+        if classification.outcome != Outcome.SENT:
+            return classification, None
+        sid = body.get("sid") if body is not None else None
+        if not isinstance(sid, str) or not sid:
+            return INVALID_RESPONSE, None
+        return classification, sid
