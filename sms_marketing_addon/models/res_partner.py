@@ -67,6 +67,10 @@ class ResPartner(models.Model):
         help="The number is valid and can receive SMS (mobile, or fixed line or mobile).",
     )
     sms_number_error = fields.Char(string="SMS number problem", compute="_compute_sms_number", store=True)
+    sms_number_rejected = fields.Char(
+        string="Rejected by the provider", copy=False, readonly=True,
+        help="Why a gateway refused this number (invalid, not a mobile). Cleared when the number changes.",
+    )
     sms_may_receive_marketing = fields.Boolean(
         string="May receive marketing SMS", compute="_compute_sms_may_receive_marketing",
         search="_search_sms_may_receive_marketing", groups="base.group_user",
@@ -94,7 +98,7 @@ class ResPartner(models.Model):
             partner.sms_number_error = error
             partner.sms_number_valid = bool(number) and not error
 
-    @api.depends("sms_consent_state", "sms_number", "sms_number_valid")
+    @api.depends("sms_consent_state", "sms_number", "sms_number_valid", "sms_number_rejected")
     def _compute_sms_may_receive_marketing(self):
         blacklisted = set(
             self.env["phone.blacklist"].sudo().with_context(active_test=True).search(
@@ -104,7 +108,7 @@ class ResPartner(models.Model):
         for partner in self:
             partner.sms_may_receive_marketing = (
                 partner.sms_consent_state == "opted_in" and partner.sms_number_valid
-                and partner.sms_number not in blacklisted
+                and not partner.sms_number_rejected and partner.sms_number not in blacklisted
             )
 
     def _search_sms_may_receive_marketing(self, operator, value):
@@ -113,11 +117,11 @@ class ResPartner(models.Model):
         blacklisted = SQL("(SELECT number FROM phone_blacklist WHERE active AND number IS NOT NULL)")
         allowed = [
             ("sms_consent_state", "=", "opted_in"), ("sms_number_valid", "=", True),
-            ("sms_number", "not in", blacklisted),
+            ("sms_number_rejected", "=", False), ("sms_number", "not in", blacklisted),
         ]
         if (operator == "=") == value:
             return allowed
-        return ["!", "&", "&", *allowed]
+        return ["!", "&", "&", "&", *allowed]
 
     def _compute_sms_consent_note(self):
         self.sms_consent_note = False
@@ -183,10 +187,10 @@ class ResPartner(models.Model):
                 partner, "number_changed", "system", note=_("From %(old)s to %(new)s", old=old or "-",
                                                             new=partner.sms_number or "-"),
             )
+            values = {"sms_number_rejected": False}
             if partner.sms_consent_state in ("opted_in", "pending"):
-                partner.sudo().with_context(sms_consent_internal=True).write(
-                    {"sms_consent_state": "none", "sms_consent_pending_date": False}
-                )
+                values.update(sms_consent_state="none", sms_consent_pending_date=False)
+            partner.sudo().with_context(sms_consent_internal=True).write(values)
 
     # ------------------------------------------------------------------ consent transitions
     def _sms_check_number(self):

@@ -1,8 +1,13 @@
-from odoo import _, api, models
-from odoo.addons.phone_validation.tools.phone_validation import phone_parse
-from odoo.exceptions import AccessError, UserError
+from datetime import timedelta
 
 import phonenumbers
+
+from odoo import _, api, fields, models
+from odoo.addons.phone_validation.tools.phone_validation import phone_parse
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+
+from .sms_provider_message import FINAL_STATES
 
 KEYWORD_ACTIONS = ("opt_out", "opt_in", "confirm", "help", "none")
 REPLY_KEY = {"opt_out": "stop_reply", "opt_in": "start_reply", "confirm": "confirmed", "help": "help_reply"}
@@ -99,6 +104,11 @@ class SmsMarketingApi(models.AbstractModel):
             lang = anchor.lang or ("fr_FR" if e164.startswith("+33") else None)
             lang = lang if lang and self.env["res.lang"]._get_data(code=lang) else None
             reply = company._sms_text(REPLY_KEY[action], lang)
+        if reply:
+            self.env["sms.sms"].sudo().create({
+                "number": e164, "body": reply, "sms_kind": "consent",
+                "partner_id": (affected or partners)[:1].id or False,
+            })
         record = Inbound.create({
             "inbound_message_id": inbound_message_id, "provider": provider or False, "number": e164,
             "body": body or False, "action": action, "result": result,
@@ -126,3 +136,202 @@ class SmsMarketingApi(models.AbstractModel):
             "may_receive_marketing": any(p.sms_may_receive_marketing for p in partners) and not blacklisted,
             "partners": [{"id": p.id, "state": p.sms_consent_state, "valid": p.sms_number_valid} for p in partners],
         }
+
+
+class SmsMarketingApiOutbox(models.AbstractModel):
+    """The outbox half of the API: the sync service claims queued SMS, reports what the gateways said, and
+    hands delivery receipts back. Reserved to system administrators and the group SMS Marketing / Sync
+    service (the methods hand out gateway credentials and message contents)."""
+
+    _inherit = "sms.marketing.api"
+
+    def _check_service(self):
+        if not (self.env.su or self.env.user.has_group("base.group_system")
+                or self.env.user.has_group("sms_marketing_addon.group_sms_marketing_service")):
+            raise AccessError(_("The SMS outbox API is reserved to the sync service."))
+
+    @api.model
+    def get_provider_accounts(self):
+        """Active gateway accounts with their credentials, for the sync service."""
+        self._check_service()
+        return [account._as_service_dict() for account in self.env["sms.provider.account"].sudo().search([])]
+
+    @api.model
+    def get_keywords(self):
+        """The inbound keywords per action (editable in Odoo), for the sync service."""
+        self._check_caller()
+        return self.env["sms.keyword"].sudo()._as_mapping()
+
+    @api.model
+    def claim_batch(self, worker_id, limit=100, lease_seconds=120):
+        """Claim up to `limit` queued SMS for `worker_id` for `lease_seconds`, exclusively across concurrent
+        workers (FOR UPDATE SKIP LOCKED). The compliance gate runs first: marketing SMS without consent or to
+        opted-out numbers are cancelled, those outside sending hours or over the frequency cap deferred.
+
+        :return: {messages: [{key, number, body, account_id, kind, mailing_id}], deferred, canceled, scanned}
+        """
+        self._check_service()
+        if not worker_id:
+            raise UserError(_("A worker id is required to claim SMS."))
+        limit = max(1, min(int(limit), 1000))
+        lease_seconds = max(5, min(int(lease_seconds), 3600))
+        Sms = self.env["sms.sms"].sudo()
+        Sms.flush_model()
+        now = self.env.cr.now().replace(tzinfo=None)
+        rows = self.env.execute_query(SQL(
+            """SELECT id FROM sms_sms
+                WHERE state = 'outgoing' AND to_delete IS NOT TRUE
+                  AND (sms_defer_until IS NULL OR sms_defer_until <= %(now)s)
+                  AND (sms_claim_expires IS NULL OR sms_claim_expires < %(now)s)
+                ORDER BY id
+                LIMIT %(limit)s
+                FOR UPDATE SKIP LOCKED""",
+            now=now, limit=limit,
+        ))
+        candidates = Sms.browse([row[0] for row in rows])
+        to_send, deferred, canceled = candidates._sms_gate(now)
+        expires = now + timedelta(seconds=lease_seconds)
+        missing_number = to_send.filtered(lambda sms: not sms.number)
+        if missing_number:
+            missing_number._sms_cancel("sms_number_missing")
+            to_send -= missing_number
+        Account = self.env["sms.provider.account"]
+        messages = []
+        for sms in to_send:
+            account = sms.sms_account_id or Account._route(sms.number)
+            sms.write({"sms_claim_worker": worker_id, "sms_claim_expires": expires,
+                       "sms_account_id": account.id, "sms_defer_until": False, "sms_defer_reason": False})
+            messages.append({
+                "key": sms.uuid, "number": sms.number, "body": sms.body or "", "account_id": account.id or False,
+                "kind": sms.sms_kind, "mailing_id": sms.mailing_id.id or False,
+            })
+        return {
+            "messages": messages, "deferred": len(deferred),
+            "canceled": sum(len(records) for records in canceled.values()), "scanned": len(candidates),
+            "lease_expires_at": fields.Datetime.to_string(expires),
+        }
+
+    @api.model
+    def release_claims(self, worker_id, keys):
+        """Give back claimed SMS a worker did not send (graceful shutdown)."""
+        self._check_service()
+        sms = self.env["sms.sms"].sudo().search([
+            ("uuid", "in", list(keys)), ("sms_claim_worker", "=", worker_id), ("state", "=", "outgoing")])
+        sms.write({"sms_claim_worker": False, "sms_claim_expires": False})
+        return len(sms)
+
+    @api.model
+    def report_results(self, worker_id, results):
+        """Record what the gateways answered, in one call per batch.
+
+        Each result: {key, outcome: 'sent'|'failed'|'opted_out'|'retry', provider_message_id, error_code,
+        reason, retry_after (seconds), segments, number_rejected (bool)}. Idempotent: a key already reported
+        as sent is not reported twice. Returns {updated, unknown: [keys]}.
+        """
+        self._check_service()
+        by_key = {r.get("key"): r for r in results if r.get("key")}
+        Sms = self.env["sms.sms"].sudo().with_context(sms_skip_msg_notification=True)
+        all_sms = Sms.search([("uuid", "in", list(by_key))])
+        ProviderMessage = self.env["sms.provider.message"].sudo()
+        already = set(ProviderMessage.search([("sms_uuid", "in", list(by_key))]).mapped("sms_uuid"))
+        now = self.env.cr.now()
+        updated = 0
+        sent_sms = Sms.browse()
+        for sms in all_sms:
+            result = by_key[sms.uuid]
+            outcome = result.get("outcome")
+            if outcome == "sent":
+                if sms.uuid not in already:
+                    ProviderMessage.create({
+                        "sms_uuid": sms.uuid, "provider_message_id": result.get("provider_message_id") or False,
+                        "account_id": sms.sms_account_id.id, "provider": sms.sms_account_id.provider,
+                        "number": sms.number, "partner_id": sms.partner_id.id,
+                        "mailing_id": sms.mailing_id.id, "is_marketing": sms.sms_kind == "marketing",
+                        "segments": int(result.get("segments") or 1), "date_sent": now,
+                    })
+                if sms.state in ("outgoing", "process"):
+                    sent_sms |= sms
+            elif outcome == "retry":
+                delay = float(result.get("retry_after") or 30)
+                sms.write({
+                    "sms_claim_worker": False, "sms_claim_expires": False, "sms_attempts": sms.sms_attempts + 1,
+                    "sms_defer_until": now + timedelta(seconds=max(1.0, delay)),
+                    "sms_defer_reason": _("provider: %s", result.get("reason") or result.get("error_code") or "retry"),
+                    "sms_last_error": result.get("reason") or result.get("error_code") or False,
+                })
+            elif outcome in ("failed", "opted_out"):
+                failure_type = "sms_optout" if outcome == "opted_out" else (
+                    "sms_rejected_number" if result.get("number_rejected") else "sms_server")
+                reason = "%s %s" % (result.get("error_code") or "", result.get("reason") or "")
+                sms.write({"state": "error", "failure_type": failure_type, "sms_claim_worker": False,
+                           "sms_claim_expires": False, "sms_last_error": reason.strip() or False})
+                sms.sms_tracker_id._action_update_from_sms_state(
+                    "error", failure_type=failure_type, failure_reason=reason.strip() or False)
+                if outcome == "opted_out":
+                    self._opt_out_from_provider(sms.number, result)
+                elif result.get("number_rejected"):
+                    self._flag_rejected_number(sms.number, reason.strip())
+            else:
+                raise UserError(_("Unknown outcome %(outcome)r for SMS %(key)s", outcome=outcome, key=sms.uuid))
+            updated += 1
+        if sent_sms:
+            sent_sms.write({"state": "pending", "failure_type": False, "to_delete": True,
+                            "sms_claim_worker": False, "sms_claim_expires": False})
+            sent_sms.sms_tracker_id._action_update_from_sms_state("pending")
+        (all_sms.mail_message_id)._notify_message_notification_update()
+        return {"updated": updated, "unknown": sorted(set(by_key) - set(all_sms.mapped("uuid")) - already)}
+
+    def _opt_out_from_provider(self, number, result):
+        partners = self.env["res.partner"].sudo().with_context(active_test=False).search([("sms_number", "=", number)])
+        note = _("The gateway reports the number opted out (%s)", result.get("error_code") or "")
+        if partners:
+            partners._sms_opt_out("api", note=note)
+        else:
+            self.env["sms.consent.log"]._log(partners, "opt_out", "api", number=number, note=note)
+            self.env["phone.blacklist"].sudo().with_context(sms_marketing_no_sync=True)._add([number], message=note)
+
+    def _flag_rejected_number(self, number, reason):
+        partners = self.env["res.partner"].sudo().with_context(active_test=False).search([("sms_number", "=", number)])
+        partners._sms_write_internal({"sms_number_rejected": reason or _("rejected by the provider")})
+
+    @api.model
+    def apply_delivery_statuses(self, events):
+        """Delivery receipts: [{provider_message_id, status: 'sent'|'delivered'|'undelivered'|'failed',
+        error_code}]. A final state is never downgraded. Returns {applied, ignored, unknown: [ids]}."""
+        self._check_service()
+        ProviderMessage = self.env["sms.provider.message"].sudo()
+        ids = [e.get("provider_message_id") for e in events if e.get("provider_message_id")]
+        messages = {m.provider_message_id: m for m in ProviderMessage.search([("provider_message_id", "in", ids)])}
+        trackers = {t.sms_uuid: t for t in self.env["sms.tracker"].sudo().search(
+            [("sms_uuid", "in", [m.sms_uuid for m in messages.values()])])}
+        applied = ignored = 0
+        unknown = []
+        for event in events:
+            message = messages.get(event.get("provider_message_id"))
+            status = event.get("status")
+            if status not in ("sent", "delivered", "undelivered", "failed"):
+                raise UserError(_("Unknown delivery status %r", status))
+            if not message:
+                unknown.append(event.get("provider_message_id"))
+                continue
+            if message.state in FINAL_STATES or message.state == status:
+                ignored += 1
+                continue
+            message.write({"state": status, "error_code": event.get("error_code") or False,
+                           "date_final": self.env.cr.now() if status in FINAL_STATES else False})
+            tracker = trackers.get(message.sms_uuid, self.env["sms.tracker"])
+            if status == "delivered":
+                tracker._action_update_from_sms_state("sent")
+            elif status in ("undelivered", "failed"):
+                tracker._action_update_from_provider_error(
+                    "invalid_destination" if event.get("number_invalid") else "not_delivered")
+                if event.get("number_invalid"):
+                    self._flag_rejected_number(message.number, event.get("error_code") or "")
+            applied += 1
+        return {"applied": applied, "ignored": ignored, "unknown": unknown}
+
+    @api.model
+    def check_opt_outs(self, numbers):
+        """Which of these numbers are in the opt-out register now (re-checked just before sending)."""
+        self._check_service()
+        return self.env["phone.blacklist"].sudo().search([("number", "in", list(numbers))]).mapped("number")

@@ -1,1 +1,3 @@
 from . import sms_consent_wizard
+from . import mailing_sms_test
+from . import sms_composer

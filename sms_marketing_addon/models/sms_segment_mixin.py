@@ -1,0 +1,250 @@
+import logging
+import re
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools.rendering_tools import parse_inline_template
+
+from ..tools.segments import count_segments
+
+_logger = logging.getLogger(__name__)
+
+_DOTTED_PATH = re.compile(r"^object(?:\.[A-Za-z_]\w*)+$")
+
+
+class SmsSegmentMixin(models.AbstractModel):
+    """Server-side SMS length of a dynamic body (``mail.render.mixin`` models).
+
+    The body is rendered with a sample record of the render model, the footer that will be appended
+    at send time is added, and the result is counted with ``tools.segments``. Concrete models say
+    which field holds the body (``_sms_segment_body_field``), whether the counter applies
+    (``_sms_segment_applies``), which footer is appended (``_sms_segment_footer``) and may adapt the
+    rendered text (``_sms_segment_adapt``); they override ``_compute_sms_segments`` only to declare
+    its ``@api.depends``.
+    """
+
+    _name = "sms.segment.mixin"
+    _description = "SMS segment counter"
+
+    sms_segment_count = fields.Integer(string="SMS segments", compute="_compute_sms_segments")
+    sms_encoding = fields.Char(string="SMS encoding", compute="_compute_sms_segments")
+    sms_char_count = fields.Integer(string="SMS characters", compute="_compute_sms_segments")
+    sms_non_gsm_characters = fields.Char(string="Characters forcing UCS-2", compute="_compute_sms_segments")
+    sms_segment_summary = fields.Char(string="SMS length", compute="_compute_sms_segments")
+    sms_segment_warning = fields.Char(string="SMS length warning", compute="_compute_sms_segments")
+
+    # ------------------------------------------------------------
+    # Hooks
+    # ------------------------------------------------------------
+
+    def _sms_segment_body_field(self):
+        raise NotImplementedError()
+
+    def _sms_segment_applies(self):
+        return True
+
+    def _sms_segment_footer(self):
+        """Text appended to the rendered body at send time (without the separating newline)."""
+        return ""
+
+    def _sms_segment_adapt(self, text):
+        """Last transformation of the rendered body before the footer (e.g. link shortening)."""
+        return text
+
+    # ------------------------------------------------------------
+    # Compute
+    # ------------------------------------------------------------
+
+    def _compute_sms_segments(self):
+        company = self.env.company
+        limit = company.sms_max_segments
+        for record in self:
+            if not record._sms_segment_applies():
+                record.update({
+                    "sms_segment_count": 0, "sms_char_count": 0, "sms_encoding": False,
+                    "sms_non_gsm_characters": False, "sms_segment_summary": False,
+                    "sms_segment_warning": False,
+                })
+                continue
+            text = record._sms_segment_text()
+            info = count_segments(text)
+            record.sms_segment_count = info["segments"]
+            record.sms_encoding = info["encoding"]
+            record.sms_char_count = info["characters"]
+            record.sms_non_gsm_characters = " ".join(info["non_gsm"]) or False
+            record.sms_segment_summary = record._sms_segment_summary(info)
+            if limit > 0 and info["segments"] > limit:
+                warning = self.env._(
+                    "This message is sent as %(count)s SMS segments, more than the limit of %(limit)s "
+                    "set for %(company)s: each recipient will be charged %(count)s messages.",
+                    count=info["segments"], limit=limit, company=company.name,
+                )
+                if info["non_gsm"]:
+                    warning += " " + self.env._(
+                        "Without the characters forcing UCS-2 (%(chars)s), each segment would hold about "
+                        "twice as many characters.", chars=" ".join(info["non_gsm"]),
+                    )
+                record.sms_segment_warning = warning
+            else:
+                record.sms_segment_warning = False
+
+    def _sms_segment_summary(self, info):
+        if info["segments"] == 1:
+            return self.env._("1 segment · %(encoding)s · %(count)s characters",
+                              encoding=info["encoding"], count=info["characters"])
+        return self.env._("%(segments)s segments · %(encoding)s · %(count)s characters",
+                          segments=info["segments"], encoding=info["encoding"], count=info["characters"])
+
+    def _sms_segment_text(self):
+        """The body as a recipient will receive it: rendered on a sample record, adapted, footer added."""
+        self.ensure_one()
+        body = self[self._sms_segment_body_field()] or ""
+        text = self._sms_segment_render(body)
+        text = self._sms_segment_adapt(text)
+        footer = self._sms_segment_footer()
+        if footer:
+            text = "%s\n%s" % (text, footer)
+        return text
+
+    # ------------------------------------------------------------
+    # Rendering
+    # ------------------------------------------------------------
+
+    def _sms_segment_sample(self):
+        """A record of the render model to render the body with (empty recordset when there is none)."""
+        model = self.render_model
+        if not model or model not in self.env:
+            return None
+        try:
+            return self.env[model].search([], limit=1)
+        except AccessError:
+            return self.env[model]
+
+    def _sms_segment_may_evaluate(self, template_src, model):
+        """Whether the current user may run the (non-trivial) expressions of ``template_src``.
+
+        ``sms.template`` renders unrestricted; its write() refuses dynamic placeholders from users outside
+        the template editor group, but the counter renders before saving (onchange), so do the same check
+        here instead of evaluating code the user is not allowed to store.
+        """
+        if not self._has_unsafe_expression_template_inline_template(template_src, model):
+            return True
+        return self.env.su or self.env.user.has_group("mail.group_mail_template_editor")
+
+    def _sms_segment_safe_render(self, template_src, sample):
+        """Render ``template_src`` on ``sample`` inside a savepoint; exceptions propagate."""
+        self.env.flush_all()
+        # flush=False: a flushing savepoint clears the whole cache on rollback, which would wipe the
+        # values of the new record being edited in an onchange. Everything is flushed just above.
+        with self.env.cr.savepoint(flush=False):
+            rendered = self._render_template(template_src, sample._name, [sample.id])
+        return str(rendered[sample.id] or "")
+
+    def _sms_segment_render(self, body):
+        if not body:
+            return ""
+        sample = self._sms_segment_sample()
+        if not sample or not self._sms_segment_may_evaluate(body, sample._name):
+            return body
+        try:
+            return self._sms_segment_safe_render(body, sample)
+        except Exception:  # any rendering failure: count the raw text
+            _logger.debug("SMS segment counter: cannot render %s on %s", body, sample, exc_info=True)
+            return body
+
+    # ------------------------------------------------------------
+    # Placeholder validation
+    # ------------------------------------------------------------
+
+    @api.model
+    def _sms_segment_unwrap_error(self, error):
+        """The original error of a rendering failure, without the renderer's UserError/ValueError wrappers."""
+        seen = set()
+        while id(error) not in seen:
+            seen.add(id(error))
+            if isinstance(error, UserError) and error.__cause__ is not None:
+                error = error.__cause__
+            elif (isinstance(error, ValueError) and " while evaluating" in str(error)
+                  and error.__context__ is not None):
+                error = error.__context__
+            else:
+                break
+        return error
+
+    @api.model
+    def _sms_segment_structural_error(self, error):
+        """Message of ``error`` when it is the placeholder's fault whatever the record, else None.
+
+        Syntax errors, unknown names, forbidden code and unknown fields or methods of a record are refused;
+        errors that depend on the sample's data (an empty field, a division by zero...) are not: another
+        record may render fine, and the sample is only the first record found.
+        """
+        error = self._sms_segment_unwrap_error(error)
+        if isinstance(error, SyntaxError):
+            return "%s: %s" % (type(error).__name__, error.msg)
+        if isinstance(error, NameError) and not isinstance(error, UnboundLocalError):
+            return "%s: %s" % (type(error).__name__, error)
+        if isinstance(error, AttributeError) and isinstance(getattr(error, "obj", None), models.BaseModel):
+            return "%s: %s" % (type(error).__name__, error)
+        if isinstance(error, ValueError) and "forbidden opcode" in str(error):
+            return "%s: %s" % (type(error).__name__, error)
+        return None
+
+    def _sms_segment_static_error(self, expression, model):
+        """Error of ``expression`` found without evaluating it (syntax, unknown field of a dotted path)."""
+        try:
+            compile(expression, "<placeholder>", "eval")
+        except SyntaxError as e:
+            return "SyntaxError: %s" % e.msg
+        if not _DOTTED_PATH.match(expression):
+            return None
+        Model = self.env[model]
+        for name in expression.split(".")[1:]:
+            field = Model._fields.get(name)
+            if field is None:
+                if hasattr(Model, name):
+                    return None  # a method or property: cannot follow further
+                return "AttributeError: '%s' object has no attribute '%s'" % (Model._name, name)
+            if not field.relational:
+                return None
+            Model = self.env[field.comodel_name]
+        return None
+
+    def _sms_check_placeholders(self, field_name):
+        """Refuse a body whose placeholders do not render on a sample record (or are not valid at all)."""
+        if self.env.context.get("install_filename"):
+            return  # module data: never block an install or upgrade on the current database contents
+        for record in self:
+            body = record[field_name]
+            model = record.render_model
+            if not body or not model or model not in self.env:
+                continue
+            expressions = [expr for __, expr, __ in parse_inline_template(str(body)) if expr]
+            if not expressions:
+                continue
+            sample = record._sms_segment_sample()
+            errors = []
+            for expression in dict.fromkeys(expressions):
+                placeholder = "{{ %s }}" % expression
+                if sample and record._sms_segment_may_evaluate(placeholder, model):
+                    try:
+                        record._sms_segment_safe_render(placeholder, sample)
+                        error = None
+                    except AccessError:
+                        error = None  # the user's rights, not the placeholder: Odoo's own checks apply
+                    except Exception as e:
+                        error = self._sms_segment_structural_error(e)
+                        if not error:
+                            _logger.debug("SMS placeholder %s fails on the sample %s", placeholder, sample,
+                                          exc_info=True)
+                else:
+                    error = record._sms_segment_static_error(expression, model)
+                if error:
+                    errors.append((placeholder, error))
+            if errors:
+                description = self.env["ir.model"]._get(model).name or model
+                raise ValidationError("\n".join(
+                    self.env._("The placeholder %(placeholder)s cannot be rendered on %(model)s: %(error)s",
+                               placeholder=placeholder, model=description, error=error)
+                    for placeholder, error in errors
+                ))

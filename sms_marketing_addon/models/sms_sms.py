@@ -1,0 +1,174 @@
+import logging
+from datetime import timedelta
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezone
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+SMS_KINDS = [
+    ("marketing", "Marketing"),
+    ("transactional", "Transactional"),
+    ("consent", "Consent request or keyword reply"),
+]
+
+
+class SmsSms(models.Model):
+    """Odoo's SMS queue is the outbox of the gateway: nothing goes to IAP any more; the sync service claims
+    queued SMS (`sms.marketing.api.claim_batch`), the compliance gate runs at claim time."""
+
+    _inherit = "sms.sms"
+
+    failure_type = fields.Selection(selection_add=[
+        ("sms_no_consent", "No marketing consent"),
+        ("sms_capped", "Frequency cap reached"),
+        ("sms_rejected_number", "Number rejected by the provider"),
+    ])
+    sms_kind = fields.Selection(SMS_KINDS, string="Kind", compute="_compute_sms_kind", store=True, readonly=False,
+                                index=True)
+    sms_defer_until = fields.Datetime(string="Deferred until", index="btree_not_null", copy=False)
+    sms_defer_reason = fields.Char(string="Deferred because", copy=False)
+    sms_claim_worker = fields.Char(string="Claimed by", copy=False)
+    sms_claim_expires = fields.Datetime(string="Claim expires", copy=False)
+    sms_attempts = fields.Integer(string="Send attempts", copy=False)
+    sms_last_error = fields.Char(string="Last provider error", copy=False)
+    sms_account_id = fields.Many2one("sms.provider.account", string="Gateway account", copy=False)
+
+    @api.depends("mailing_id")
+    def _compute_sms_kind(self):
+        for sms in self:
+            sms.sms_kind = "marketing" if sms.mailing_id else (sms.sms_kind or "transactional")
+
+    # ------------------------------------------------------------------ no more IAP
+    def send(self, unlink_failed=False, unlink_sent=True, auto_commit=False, raise_exception=False):
+        """Queued SMS wait for the gateway (the sync service); nothing is sent from inside Odoo."""
+        return None
+
+    def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):
+        return None
+
+    # ------------------------------------------------------------------ gate
+    @api.model
+    def _sms_destination(self, number, partner):
+        """(country, time zone name) of a destination: the number's region and its time-zone data, else the
+        contact's tz, else the company's, else UTC."""
+        country, tz_name = self.env["res.country"], None
+        try:
+            parsed = phonenumbers.parse(number, None)
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed:
+            region = phonenumbers.region_code_for_number(parsed)
+            if region:
+                country = self.env["res.country"].sudo().search([("code", "=", region)], limit=1)
+            zones = [z for z in phone_timezone.time_zones_for_number(parsed) if "/" in z and z != "Etc/Unknown"]
+            if len(zones) == 1:
+                tz_name = zones[0]
+            elif zones:
+                tz_name = partner.tz if partner.tz in zones else zones[0]
+        tz_name = tz_name or partner.tz or self.env.company.partner_id.tz or "UTC"
+        return country, tz_name
+
+    def _sms_gate(self, now):
+        """Split these queued SMS into (to_send, deferred, canceled) by consent, opt-outs, sending hours and
+        frequency caps; decorate marketing bodies with the brand and the opt-out footer. Writes the outcome."""
+        Partner = self.env["res.partner"].sudo().with_context(active_test=False)
+        numbers = list({sms.number for sms in self if sms.number})
+        blacklisted = set(self.env["phone.blacklist"].sudo().search([("number", "in", numbers)]).mapped("number"))
+        consenting = {}
+        for partner in Partner.search([("sms_number", "in", numbers)]):
+            if partner.sms_consent_state == "opted_in" and partner.sms_number_valid and not partner.sms_number_rejected:
+                consenting.setdefault(partner.sms_number, partner)
+        recent = self._sms_recent_marketing_counts(numbers, now)
+        Policy = self.env["sms.compliance.policy"]
+        to_send, deferred, canceled = self.browse(), self.browse(), {}
+        planned = {}
+        for sms in self:
+            partner = sms.partner_id or consenting.get(sms.number) or Partner.browse()
+            country, tz_name = self._sms_destination(sms.number, partner)
+            policy = Policy._for_destination(country, partner.state_id)
+            if sms.sms_kind == "consent":
+                to_send |= sms
+                continue
+            if sms.number in blacklisted and (sms.sms_kind == "marketing" or policy.transactional_blocked_by_optout):
+                canceled.setdefault("sms_blacklist", self.browse())
+                canceled["sms_blacklist"] |= sms
+                continue
+            if sms.sms_kind != "marketing":
+                to_send |= sms
+                continue
+            if sms.number not in consenting:
+                canceled.setdefault("sms_no_consent", self.browse())
+                canceled["sms_no_consent"] |= sms
+                continue
+            allowed_at = policy._next_allowed(now, tz_name)
+            if allowed_at is None or allowed_at > now:
+                sms._sms_defer(allowed_at or now + timedelta(days=1), f"outside sending hours ({tz_name})")
+                deferred |= sms
+                continue
+            if policy.cap_count:
+                window = timedelta(hours=policy.cap_hours)
+                sent_times = recent.get(sms.number, []) + planned.get(sms.number, [])
+                in_window = sorted(t for t in sent_times if t > now - window)
+                if len(in_window) >= policy.cap_count:
+                    if sms.mailing_id and sms.mailing_id.sms_cap_action == "skip":
+                        canceled.setdefault("sms_capped", self.browse())
+                        canceled["sms_capped"] |= sms
+                    else:
+                        sms._sms_defer(in_window[-policy.cap_count] + window, "frequency cap")
+                        deferred |= sms
+                    continue
+            planned.setdefault(sms.number, []).append(now)
+            sms._sms_decorate(policy, consenting[sms.number])
+            to_send |= sms
+        for failure_type, records in canceled.items():
+            records._sms_cancel(failure_type)
+        return to_send, deferred, canceled
+
+    def _sms_defer(self, until, reason):
+        self.write({"sms_defer_until": until, "sms_defer_reason": reason,
+                    "sms_claim_worker": False, "sms_claim_expires": False})
+
+    def _sms_cancel(self, failure_type):
+        self.write({"state": "canceled", "failure_type": failure_type,
+                    "sms_claim_worker": False, "sms_claim_expires": False})
+        self.sms_tracker_id._action_update_from_sms_state("canceled", failure_type=failure_type)
+
+    def _sms_decorate(self, policy, partner):
+        self.ensure_one()
+        company = partner.company_id or self.env.company
+        body = self.body or ""
+        brand = company._sms_brand()
+        if policy.brand_prefix and brand and not body.lstrip().lower().startswith(brand.lower()):
+            body = f"{brand}: {body}"
+        footer = policy.with_context(lang=partner.lang or None).optout_footer
+        if footer and "stop" not in body.lower():
+            body = f"{body}\n{footer}"
+        if body != self.body:
+            self.body = body
+
+    @api.model
+    def _sms_recent_marketing_counts(self, numbers, now):
+        """Send times of marketing SMS per number over the longest cap window, plus those out right now."""
+        if not numbers:
+            return {}
+        longest = max(self.env["sms.compliance.policy"].sudo().search([]).mapped("cap_hours") or [24])
+        since = now - timedelta(hours=longest)
+        self.env["sms.provider.message"].flush_model()
+        self.flush_model()
+        rows = self.env.execute_query(SQL(
+            """SELECT number, date_sent FROM sms_provider_message
+                WHERE number IN %(numbers)s AND is_marketing AND date_sent > %(since)s
+               UNION ALL
+               SELECT number, %(now)s FROM sms_sms
+                WHERE number IN %(numbers)s AND state = 'outgoing' AND sms_kind = 'marketing'
+                  AND sms_claim_expires > %(now)s""",
+            numbers=tuple(numbers), since=since, now=now,
+        ))
+        result = {}
+        for number, sent in rows:
+            result.setdefault(number, []).append(sent)
+        return result

@@ -1,0 +1,69 @@
+import re
+
+from odoo.tests import tagged
+
+from .common import SmsMarketingCase
+
+
+@tagged("post_install", "-at_install")
+class TestMailingQueue(SmsMarketingCase):
+    """SMS Marketing mailings queue in chunks through the bulk path, with Odoo's own decisions."""
+
+    def make_mailing(self, body, **values):
+        return self.env["mailing.mailing"].create({
+            "subject": "Rentrée", "mailing_type": "sms", "body_plaintext": body,
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"), "sms_allow_unsubscribe": True,
+            **values,
+        })
+
+    def test_bodies_links_footer_and_exclusions(self):
+        good = self.make_partner("06 11 11 11 11", name="Alice")
+        twin = self.make_partner("06 11 11 11 11", name="Alice again")
+        blocked = self.make_partner("06 22 22 22 22", name="Bob")
+        self.env["phone.blacklist"].add("+33622222222")
+        nobody = self.Partner.create({"name": "No number"})
+        mailing = self.make_mailing("Bonjour {{ object.name }}, -20% : https://shop.example.com/sale")
+        mailing.action_send_sms(res_ids=(good | twin | blocked | nobody).ids)
+        traces = self.env["mailing.trace"].search([("mass_mailing_id", "=", mailing.id)])
+        by_partner = {trace.res_id: trace for trace in traces}
+        self.assertEqual(len(traces), 4)
+        self.assertEqual(by_partner[good.id].trace_status, "outgoing")
+        self.assertEqual((by_partner[twin.id].trace_status, by_partner[twin.id].failure_type), ("cancel", "sms_duplicate"))
+        self.assertEqual((by_partner[blocked.id].trace_status, by_partner[blocked.id].failure_type),
+                         ("cancel", "sms_blacklist"))
+        self.assertEqual(by_partner[nobody.id].failure_type, "sms_number_missing")
+        sms = self.env["sms.sms"].search([("mailing_id", "=", mailing.id), ("state", "=", "outgoing")])
+        self.assertEqual(sms.number, "+33611111111")
+        self.assertEqual(sms.sms_kind, "marketing")
+        self.assertEqual(by_partner[good.id].sms_id_int, sms.id)
+        self.assertEqual(sms.sms_tracker_id.mailing_trace_id, by_partner[good.id])
+        link = self.env["link.tracker"].search([("url", "=", "https://shop.example.com/sale")])
+        self.assertEqual(link.mass_mailing_id, mailing)
+        self.assertIn(f"Bonjour Alice, -20% : {link.short_url}/s/{sms.id}\n", sms.body)
+        code = by_partner[good.id].sms_code
+        self.assertTrue(sms.body.endswith(f"STOP SMS: {mailing.get_base_url()}/sms/{mailing.id}/{code}"))
+        # Following the per-recipient short link counts a click on that recipient's trace (Odoo's route).
+        self.assertTrue(re.search(r"/r/\w+/s/%d" % sms.id, sms.body))
+
+    def test_25000_consented_contacts_queue_completely(self):
+        count = 25000
+        france = self.fr.id
+        self.env.cr.execute(
+            """INSERT INTO res_partner (name, mobile, country_id, sms_number, sms_number_valid, sms_consent_state,
+                                        active, type, autopost_bills, create_date, write_date)
+               SELECT 'Bulk ' || n, '+3370' || lpad(n::text, 7, '0'), %s, '+3370' || lpad(n::text, 7, '0'),
+                      TRUE, 'opted_in', TRUE, 'contact', 'ask', now(), now()
+                 FROM generate_series(1, %s) AS n
+               RETURNING id""", [france, count])
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        self.env.invalidate_all()
+        mailing = self.make_mailing("Offre {{ object.name }} https://shop.example.com/x",
+                                    mailing_domain=repr([("name", "=like", "Bulk %")]))
+        self.assertEqual(len(mailing._get_remaining_recipients()), count)
+        mailing.action_send_sms()
+        self.env.cr.execute("SELECT state, count(*) FROM sms_sms WHERE mailing_id = %s GROUP BY state", [mailing.id])
+        self.assertEqual(dict(self.env.cr.fetchall()), {"outgoing": count})
+        self.env.cr.execute("""SELECT count(*), count(DISTINCT res_id) FROM mailing_trace
+                                WHERE mass_mailing_id = %s AND trace_status = 'outgoing'""", [mailing.id])
+        self.assertEqual(self.env.cr.fetchone(), (count, count))
+        self.assertEqual(mailing._get_remaining_recipients(), [], "nothing left to queue")

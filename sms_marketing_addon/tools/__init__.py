@@ -1,0 +1,1 @@
+from . import segments  # noqa: F401
