@@ -21,6 +21,7 @@
         "views/sms_template_views.xml",
         "views/website_templates.xml",
         "views/sms_outbox_views.xml",
+        "views/mailing_mailing_views.xml",
     ],
     "installable": True,
     "application": False,

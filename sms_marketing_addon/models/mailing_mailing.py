@@ -1,8 +1,9 @@
 import logging
 import threading
+from datetime import timedelta
 
-from odoo import fields, models
-from odoo.tools import split_every
+from odoo import _, fields, models
+from odoo.tools import SQL, split_every
 
 _logger = logging.getLogger(__name__)
 
@@ -17,6 +18,107 @@ class MailingMailing(models.Model):
         string="Over the frequency cap", default="defer", required=True,
         help="What happens to a recipient who already received the maximum of marketing SMS in the window.",
     )
+
+    # Before sending: who is excluded, and why; who goes now and who waits for their sending hours.
+    sms_preview_date = fields.Datetime(string="Recipients checked at", readonly=True, copy=False)
+    sms_preview_total = fields.Integer(string="Recipients", readonly=True, copy=False)
+    sms_preview_invalid = fields.Integer(string="Invalid or missing number", readonly=True, copy=False)
+    sms_preview_opted_out = fields.Integer(string="Opted out", readonly=True, copy=False)
+    sms_preview_no_consent = fields.Integer(string="No consent", readonly=True, copy=False)
+    sms_preview_capped = fields.Integer(string="Capped (frequency)", readonly=True, copy=False)
+    sms_preview_now = fields.Integer(string="Go now", readonly=True, copy=False)
+    sms_preview_deferred = fields.Integer(string="Deferred to their sending hours", readonly=True, copy=False)
+    # After sending.
+    sms_deferred_count = fields.Integer(string="Deferred", compute="_compute_sms_statistics")
+    sms_optout_after_count = fields.Integer(string="Opted out after", compute="_compute_sms_statistics")
+    sms_segments_total = fields.Integer(string="Cost (segments)", compute="_compute_sms_statistics")
+
+    def _compute_sms_statistics(self):
+        sms_mailings = self.filtered(lambda m: m.mailing_type == "sms" and m.id)
+        (self - sms_mailings).update({"sms_deferred_count": 0, "sms_optout_after_count": 0, "sms_segments_total": 0})
+        if not sms_mailings:
+            return
+        self.env["sms.sms"].flush_model()
+        self.env["mailing.trace"].flush_model()
+        self.env["sms.consent.log"].flush_model()
+        ids = tuple(sms_mailings.ids)
+        deferred = dict(self.env.execute_query(SQL(
+            """SELECT mailing_id, count(*) FROM sms_sms
+                WHERE mailing_id IN %s AND state = 'outgoing' AND sms_defer_until IS NOT NULL
+                GROUP BY mailing_id""", ids)))
+        segments = dict(self.env.execute_query(SQL(
+            "SELECT mailing_id, sum(segments) FROM sms_provider_message WHERE mailing_id IN %s GROUP BY mailing_id",
+            ids)))
+        opted_out = dict(self.env.execute_query(SQL(
+            """SELECT t.mass_mailing_id, count(DISTINCT t.sms_number)
+                 FROM mailing_trace t
+                 JOIN sms_consent_log l ON l.number = t.sms_number AND l.event = 'opt_out'
+                  AND l.date >= COALESCE(t.sent_datetime, t.create_date)
+                WHERE t.mass_mailing_id IN %s AND t.trace_status NOT IN ('cancel', 'outgoing')
+                GROUP BY t.mass_mailing_id""", ids)))
+        for mailing in sms_mailings:
+            mailing.sms_deferred_count = deferred.get(mailing.id, 0)
+            mailing.sms_segments_total = segments.get(mailing.id, 0)
+            mailing.sms_optout_after_count = opted_out.get(mailing.id, 0)
+
+    def action_sms_check_recipients(self):
+        """Count, before sending, the recipients the compliance gate will exclude or defer, and why."""
+        Sms = self.env["sms.sms"]
+        Policy = self.env["sms.compliance.policy"]
+        now = fields.Datetime.now()
+        for mailing in self.filtered(lambda m: m.mailing_type == "sms"):
+            res_ids = mailing._get_remaining_recipients()
+            counts = dict.fromkeys(("invalid", "opted_out", "no_consent", "capped", "now", "deferred"), 0)
+            numbers = []
+            for chunk in split_every(QUEUE_CHUNK, res_ids, list):
+                records = self.env[mailing.mailing_model_real].browse(chunk)
+                if records._name == "res.partner":
+                    records.fetch(["sms_number"])
+                    numbers += [p.sms_number for p in records]
+                else:
+                    info = records._sms_get_recipients_info()
+                    numbers += [info[r]["sanitized"] for r in chunk]
+                self.env.invalidate_all()
+            valid = [n for n in numbers if n]
+            counts["invalid"] = len(numbers) - len(valid)
+            blacklisted = set(self.env["phone.blacklist"].sudo().search([("number", "in", valid)]).mapped("number"))
+            consenting = {}
+            for partner in self.env["res.partner"].sudo().search([("sms_number", "in", valid),
+                                                                  ("sms_may_receive_marketing", "=", True)]):
+                consenting.setdefault(partner.sms_number, partner)
+            recent = Sms._sms_recent_marketing_counts(valid, now)
+            window_open = {}
+            for number in valid:
+                if number in blacklisted:
+                    counts["opted_out"] += 1
+                    continue
+                partner = consenting.get(number)
+                if not partner:
+                    counts["no_consent"] += 1
+                    continue
+                country, tz_name = Sms._sms_destination(number, partner)
+                policy = Policy._for_destination(country, partner.state_id)
+                if policy.cap_count and len([t for t in recent.get(number, [])
+                                             if t > now - timedelta(hours=policy.cap_hours)]) >= policy.cap_count:
+                    counts["capped"] += 1
+                    continue
+                key = (policy.id, tz_name)
+                if key not in window_open:
+                    window_open[key] = policy._next_allowed(now, tz_name) == now
+                counts["now" if window_open[key] else "deferred"] += 1
+            mailing.write({
+                "sms_preview_date": now, "sms_preview_total": len(numbers),
+                **{f"sms_preview_{name}": value for name, value in counts.items()},
+            })
+        return True
+
+    def action_view_sms_sent(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window", "name": _("Sent SMS"), "res_model": "sms.provider.message",
+            "view_mode": "graph,pivot,list", "domain": [("mailing_id", "=", self.id)],
+            "context": {"create": False, "search_default_group_day": 1},
+        }
 
     def _send_sms_get_composer_values(self, res_ids):
         # The per-recipient chatter note costs a third of the queueing time; the mailing trace and the

@@ -67,3 +67,42 @@ class TestMailingQueue(SmsMarketingCase):
                                 WHERE mass_mailing_id = %s AND trace_status = 'outgoing'""", [mailing.id])
         self.assertEqual(self.env.cr.fetchone(), (count, count))
         self.assertEqual(mailing._get_remaining_recipients(), [], "nothing left to queue")
+
+
+@tagged("post_install", "-at_install")
+class TestCampaignPreviewAndStatistics(SmsMarketingCase):
+    def test_preview_counts_exclusions_and_statistics_follow(self):
+        Partner = self.Partner
+        ok = self.make_partner("07 89 00 00 01", name="Consented")
+        ok._sms_opt_in("agent", note="form")
+        capped = self.make_partner("07 89 00 00 02", name="Already texted today")
+        capped._sms_opt_in("agent", note="form")
+        self.env["sms.provider.message"].create({"sms_uuid": "x" * 32, "number": capped.sms_number,
+                                                 "is_marketing": True, "provider_message_id": "SMold"})
+        opted_out = self.make_partner("07 89 00 00 03", name="Said stop")
+        opted_out._sms_opt_in("agent", note="form")
+        opted_out._sms_opt_out("keyword", note="STOP")
+        no_consent = self.make_partner("07 89 00 00 04", name="Never asked")
+        invalid = self.make_partner("abcd", name="Bad number")
+        recipients = ok | capped | opted_out | no_consent | invalid
+        mailing = self.env["mailing.mailing"].create({
+            "subject": "Preview", "mailing_type": "sms", "body_plaintext": "Hello",
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+            "mailing_domain": repr([("id", "in", recipients.ids)]),
+        })
+        mailing.action_sms_check_recipients()
+        self.assertEqual(mailing.sms_preview_total, 5)
+        self.assertEqual((mailing.sms_preview_invalid, mailing.sms_preview_opted_out,
+                          mailing.sms_preview_no_consent, mailing.sms_preview_capped),
+                         (1, 1, 1, 1))
+        self.assertEqual(mailing.sms_preview_now + mailing.sms_preview_deferred, 1)
+        # Statistics: segments billed and opt-outs that followed the campaign.
+        mailing.action_send_sms()
+        sms = self.env["sms.sms"].search([("mailing_id", "=", mailing.id), ("number", "=", ok.sms_number)])
+        self.env["sms.marketing.api"].report_results(
+            "w", [{"key": sms.uuid, "outcome": "sent", "provider_message_id": "SMprev", "segments": 2}])
+        self.env["sms.marketing.api"].apply_inbound_keyword(ok.sms_number, "opt_out", "in-after", body="STOP")
+        mailing.invalidate_recordset()
+        self.assertEqual(mailing.sms_segments_total, 2)
+        self.assertEqual(mailing.sms_optout_after_count, 1)
+        self.assertEqual(Partner.browse(ok.id).sms_consent_state, "opted_out")
