@@ -7,7 +7,7 @@ from odoo.tools import SQL, split_every
 
 _logger = logging.getLogger(__name__)
 
-QUEUE_CHUNK = 2000
+QUEUE_CHUNK = 5000
 
 
 class MailingMailing(models.Model):

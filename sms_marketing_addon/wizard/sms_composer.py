@@ -16,8 +16,15 @@ class SmsComposer(models.TransientModel):
 
     _inherit = "sms.composer"
 
+    def _sms_odoo_path(self):
+        """True when asked for Odoo's own composer path (context key `sms_marketing_odoo_composer`), e.g. to
+        compare with it in the benchmark, or for a third-party module that relies on per-record ORM writes."""
+        return bool(self.env.context.get("sms_marketing_odoo_composer"))
+
     # ------------------------------------------------------------------ same decisions, linear time
     def _get_blacklist_record_ids(self, records, recipients_info):
+        if self._sms_odoo_path():
+            return super()._get_blacklist_record_ids(records, recipients_info)
         if not self.mass_use_blacklist:
             return []
         numbers = list({info["sanitized"] for info in recipients_info.values() if info["sanitized"]})
@@ -28,7 +35,7 @@ class SmsComposer(models.TransientModel):
 
     def _prepare_recipient_values(self, records):
         """Contacts already carry their SMS number in E.164 (`sms_number`): no second parse per recipient."""
-        if records._name != "res.partner" or self.number_field_name:
+        if records._name != "res.partner" or self.number_field_name or self._sms_odoo_path():
             return super()._prepare_recipient_values(records)
         records.fetch(["mobile", "phone", "sms_number"])
         return {
@@ -40,6 +47,8 @@ class SmsComposer(models.TransientModel):
         }
 
     def _get_done_record_ids(self, records, recipients_info):
+        if self._sms_odoo_path():
+            return super()._get_done_record_ids(records, recipients_info)
         done_ids, done = [], set()
         for record in records:
             sanitized = recipients_info[record.id]["sanitized"]
@@ -53,7 +62,7 @@ class SmsComposer(models.TransientModel):
         return done_ids
 
     def _prepare_body_values(self, records):
-        if not self.mailing_id:
+        if not self.mailing_id or self._sms_odoo_path():
             return super()._prepare_body_values(records)
         all_bodies = super(MassSmsComposer, self)._prepare_body_values(records)
         tracker_values = self.mailing_id._get_link_tracker_values()
@@ -70,14 +79,34 @@ class SmsComposer(models.TransientModel):
             all_bodies[res_id] = body
         return all_bodies
 
+    def _prepare_mass_sms_values(self, records):
+        if not self.mailing_id or self._sms_odoo_path():
+            return super()._prepare_mass_sms_values(records)
+        # Read the base URL and translate the unsubscribe line once per run, not once per recipient.
+        marker = "\x00unsubscribe-url\x00"
+        composer = self.with_context(
+            _sms_base_url=self.get_base_url(),
+            _sms_unsubscribe_info=super()._get_unsubscribe_info(marker),
+            _sms_unsubscribe_marker=marker,
+        )
+        return super(SmsComposer, composer)._prepare_mass_sms_values(records)
+
     def _get_unsubscribe_url(self, res_id, trace_code, number):
-        if "_sms_base_url" not in self.env.context:  # read once per composer, not once per recipient
-            return self.with_context(_sms_base_url=self.get_base_url())._get_unsubscribe_url(res_id, trace_code, number)
-        return f"{self.env.context['_sms_base_url']}/sms/{self.mailing_id.id}/{trace_code}"
+        base_url = self.env.context.get("_sms_base_url")
+        if not base_url:
+            return super()._get_unsubscribe_url(res_id, trace_code, number)
+        return f"{base_url}/sms/{self.mailing_id.id}/{trace_code}"
+
+    @api.model
+    def _get_unsubscribe_info(self, url):
+        info = self.env.context.get("_sms_unsubscribe_info")
+        if not info:
+            return super()._get_unsubscribe_info(url)
+        return info.replace(self.env.context["_sms_unsubscribe_marker"], url)
 
     # ------------------------------------------------------------------ bulk writes
     def _prepare_mass_sms(self, records, sms_record_values):
-        if not self.mailing_id or not self.env.context.get("sms_marketing_bulk", True):
+        if not self.mailing_id or self._sms_odoo_path():
             return super()._prepare_mass_sms(records, sms_record_values)
         values = [sms_record_values[record.id] for record in records]
         if not values:
