@@ -1,8 +1,7 @@
 import hmac
 import logging
-from datetime import timedelta
 
-from odoo import _, fields, http
+from odoo import _, http
 from odoo.http import request
 
 from ..models.res_partner import parse_sms_number
@@ -11,6 +10,7 @@ from .proof import request_proof
 _logger = logging.getLogger(__name__)
 
 HONEYPOT_FIELD = "website_url"  # hidden from people, filled in by naive bots
+CONFIRM_RATE_LIMIT = 20  # confirmation link openings per IP and hour
 
 
 class SmsMarketingController(http.Controller):
@@ -47,11 +47,7 @@ class SmsMarketingController(http.Controller):
             return request.render("sms_marketing_addon.subscribe_done", {"mobile": values["mobile"]})
         company = request.website.company_id.sudo()
         errors = {}
-        since = fields.Datetime.now() - timedelta(hours=1)
-        recent = request.env["sms.consent.log"].sudo().search_count([
-            ("source", "=", "website_form"), ("ip_address", "=", self._client_ip()), ("date", ">=", since),
-        ])
-        if recent >= (company.sms_subscribe_rate_limit or 5):
+        if not request.env["sms.public.hit"]._hit("subscribe", self._client_ip(), company.sms_subscribe_rate_limit or 5):
             errors["form"] = _("Too many subscriptions from your network in the last hour. Please try again later.")
             return self._render_subscribe(values, errors, status=429)
         if not values["name"]:
@@ -88,6 +84,9 @@ class SmsMarketingController(http.Controller):
     @http.route("/sms/confirm/<int:partner_id>/<string:token>", type="http", auth="public", website=True,
                 methods=["GET"], sitemap=False)
     def confirm(self, partner_id, token, **kw):
+        if not request.env["sms.public.hit"]._hit("confirm", self._client_ip(), CONFIRM_RATE_LIMIT):
+            return request.render("sms_marketing_addon.confirm_done", {"confirmed": False, "throttled": True},
+                                  status=429)
         partner = request.env["res.partner"].sudo().browse(partner_id).exists()
         valid = bool(partner) and hmac.compare_digest(partner._sms_confirmation_token(), token)
         confirmed = valid and partner._sms_confirm("website_form", **request_proof())

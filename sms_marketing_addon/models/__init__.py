@@ -12,6 +12,7 @@ from . import sms_sms
 from . import mailing_mailing
 from . import mailing_trace
 from . import sms_marketing_api
+from . import sms_public_hit
 from . import res_company_sms_template
 from . import sms_segment_mixin
 from . import sms_template

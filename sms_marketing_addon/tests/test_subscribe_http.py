@@ -119,3 +119,19 @@ class TestSubscribePage(HttpCase):
         body = raw.json()
         self.assertNotIn("result", body)
         self.assertEqual(body["error"]["data"]["name"], "odoo.http.SessionExpiredException")
+
+    def test_confirmation_link_is_rate_limited_and_never_redirects(self):
+        self.submit()
+        partner = self.partner()
+        for _i in range(20):
+            response = self.url_open(f"/sms/confirm/{partner.id}/{'f' * 64}?redirect=https://evil.example",
+                                     allow_redirects=False)
+            self.assertEqual(response.status_code, 400)
+            self.assertNotIn("Location", response.headers)
+        self.assertEqual(self.url_open(f"/sms/confirm/{partner.id}/{'f' * 64}").status_code, 429)
+        self.assertEqual(partner.sms_consent_state, "pending")
+
+    def test_subscribe_never_redirects(self):
+        response = self.submit(mobile="abcd", redirect="https://evil.example")
+        self.assertEqual(response.status_code, 400)
+        self.assertFalse(response.history, "no redirect followed")
