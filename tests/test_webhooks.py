@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import event
 
+from live_server import LiveServer
 from sync_service.core.signatures import plivo_v3_signature, twilio_signature, vonage_sig
 from sync_service.store import Store
 from sync_service.webhooks import SigningConfig, create_app
@@ -32,34 +28,6 @@ SIGNING = SigningConfig(
 )
 NOW = 1_750_000_000.0
 FORM = "application/x-www-form-urlencoded"
-
-
-class LiveServer:
-    """uvicorn serving one app on a socket bound to a free loopback port, in a thread."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]})
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def request_stop(self) -> None:
-        self._server.should_exit = True
-
-    def join(self) -> None:
-        self._thread.join(10)
-        self._socket.close()
 
 
 ServerFactory = Callable[..., LiveServer]

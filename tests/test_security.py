@@ -1,0 +1,230 @@
+"""Security suite of the webhook server: fuzzed requests never make it fail, forged or replayed signatures are
+refused, and provider secrets stay out of reach of non-admin Odoo users."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from live_server import LiveServer
+from odoo_server import OdooServer
+from sync_service.config import load_settings
+from sync_service.core.signatures import twilio_signature, vonage_sig
+from sync_service.odoo_client import OdooCallError, OdooClient
+from sync_service.store import Store
+from sync_service.webhooks import SigningConfig, create_app
+
+PUBLIC = "https://sms.example.com"
+TWILIO_TOKEN = "twilio-token-for-fuzzing"
+VONAGE_SECRET = "vonage-secret-for-fuzzing"
+SIGNING = SigningConfig(
+    twilio_auth_token=TWILIO_TOKEN,
+    plivo_auth_token="plivo-token",
+    vonage_signature_secret=VONAGE_SECRET,
+    vonage_signature_method="sha256",
+)
+
+
+@pytest.fixture(scope="module")
+def webhook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Store]]:
+    store = Store.from_url(f"sqlite:///{tmp_path_factory.mktemp('sec') / 'inbox.db'}")
+    server = LiveServer(create_app(store, SIGNING, PUBLIC)).start()
+    yield server, store
+    server.request_stop()
+    server.join()
+    store.close()
+
+
+text = st.text(max_size=40)
+header_text = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=40)
+params = st.dictionaries(
+    st.sampled_from(
+        [
+            "MessageSid",
+            "MessageStatus",
+            "From",
+            "To",
+            "Body",
+            "sig",
+            "timestamp",
+            "messageId",
+            "status",
+            "msisdn",
+            "text",
+            "MessageUUID",
+            "Status",
+        ]
+    )
+    | text,
+    text,
+    max_size=8,
+)
+bodies = st.one_of(
+    params.map(lambda p: urlencode(p).encode()),
+    st.binary(max_size=300),
+    st.text(max_size=200).map(str.encode),
+    st.just(b'{"MessageSid": ["a", {"b": 1}], "Body": null}'),
+    st.just(b"\xff\xfe" * 50),
+)
+content_types = st.sampled_from(
+    [
+        "application/x-www-form-urlencoded",
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "",
+        "application/x-www-form-urlencoded; charset=latin-1",
+    ]
+)
+paths = st.sampled_from(
+    [
+        "/webhooks/twilio/status",
+        "/webhooks/twilio/inbound",
+        "/webhooks/plivo/status",
+        "/webhooks/plivo/inbound",
+        "/webhooks/vonage/status",
+        "/webhooks/vonage/inbound",
+        "/webhooks/unknown/status",
+        "/webhooks/twilio/other",
+        "/webhooks/%2e%2e/status",
+    ]
+)
+signatures = st.dictionaries(
+    st.sampled_from(["X-Twilio-Signature", "X-Plivo-Signature-V3", "X-Plivo-Signature-V3-Nonce"]),
+    header_text,
+    max_size=3,
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=paths, body=bodies, content_type=content_types, headers=signatures)
+def test_fuzzed_webhooks_never_fail_the_server(
+    webhook_server: tuple[LiveServer, Store],
+    path: str,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str],
+) -> None:
+    server, store = webhook_server
+    before = store.backlog()
+    safe_headers = {k: v.encode("latin-1", "replace").decode("latin-1") for k, v in headers.items()}
+    response = requests.post(
+        server.url + path, data=body, timeout=10, headers={"Content-Type": content_type, **safe_headers}
+    )
+    assert response.status_code < 500, (response.status_code, response.text)
+    assert response.status_code in (400, 403, 404, 405, 411, 413, 415, 422), response.status_code
+    assert store.backlog() == before, "nothing unsigned is ever stored"
+
+
+def test_server_still_healthy_after_fuzzing(webhook_server: tuple[LiveServer, Store]) -> None:
+    server, _store = webhook_server
+    assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_signature_replayed_on_other_params_is_refused(webhook_server: tuple[LiveServer, Store]) -> None:
+    server, store = webhook_server
+    path = "/webhooks/twilio/status"
+    genuine = {"MessageSid": "SMsec1", "MessageStatus": "delivered"}
+    signature = twilio_signature(TWILIO_TOKEN, PUBLIC + path, genuine)
+    ok = requests.post(server.url + path, data=genuine, headers={"X-Twilio-Signature": signature}, timeout=10)
+    assert ok.status_code == 200
+    backlog = store.backlog()
+    # The same signature on another message, or on another route, is refused.
+    for other_path, other in (
+        (path, {**genuine, "MessageSid": "SMsec2"}),
+        ("/webhooks/twilio/inbound", {**genuine, "From": "+33600000000", "Body": "STOP"}),
+    ):
+        response = requests.post(
+            server.url + other_path, data=other, headers={"X-Twilio-Signature": signature}, timeout=10
+        )
+        assert response.status_code == 403
+    # The identical request replayed is accepted but stored once: it changes nothing.
+    again = requests.post(
+        server.url + path, data=genuine, headers={"X-Twilio-Signature": signature}, timeout=10
+    )
+    assert again.status_code == 200
+    assert store.backlog() == backlog
+
+
+def test_stale_vonage_signature_is_refused(webhook_server: tuple[LiveServer, Store]) -> None:
+    server, store = webhook_server
+    backlog = store.backlog()
+    stale = {
+        "msisdn": "33612345678",
+        "to": "33700000000",
+        "text": "STOP",
+        "messageId": "0A00000001",
+        "timestamp": str(int(time.time()) - 3600),
+    }
+    stale["sig"] = vonage_sig(stale, VONAGE_SECRET, "sha256")
+    response = requests.post(server.url + "/webhooks/vonage/inbound", data=stale, timeout=10)
+    assert response.status_code == 403
+    assert "timestamp" in response.json()["error"]
+    assert store.backlog() == backlog
+
+
+# --------------------------------------------------------------------------- Odoo side, over RPC
+
+
+@pytest.fixture
+def admin(odoo_server: OdooServer) -> OdooClient:
+    return OdooClient.connect(
+        load_settings(
+            odoo_url=odoo_server.url, odoo_db=odoo_server.database, odoo_login="admin", odoo_password="admin"
+        )
+    )
+
+
+def test_provider_secrets_are_unreadable_by_non_admin_users(
+    odoo_server: OdooServer, admin: OdooClient, tmp_path: Path
+) -> None:
+    account_id = admin.call(
+        "sms.provider.account",
+        "create",
+        {
+            "name": "Twilio FR",
+            "provider": "twilio",
+            "account_sid": "AC123",
+            "auth_token": "very-secret-token",
+            "country_prefixes": "33",
+        },
+    )
+    manager_group = admin.call(
+        "ir.model.data", "check_object_reference", "sms_marketing_addon", "group_sms_marketing_manager"
+    )[1]
+    login = f"sms-manager-{int(time.time() * 1000)}"
+    admin.call(
+        "res.users",
+        "create",
+        {
+            "name": "SMS manager",
+            "login": login,
+            "password": "manager-pass-1",
+            "groups_id": [(4, manager_group)],
+        },
+    )
+    manager = OdooClient.connect(
+        load_settings(
+            odoo_url=odoo_server.url,
+            odoo_db=odoo_server.database,
+            odoo_login=login,
+            odoo_password="manager-pass-1",
+        )
+    )
+    [row] = manager.call("sms.provider.account", "read", [account_id], ["name", "provider"])
+    assert row["name"] == "Twilio FR", "managers see the account..."
+    with pytest.raises(OdooCallError):
+        manager.call("sms.provider.account", "read", [account_id], ["auth_token"])  # ...not its secret
+    with pytest.raises(OdooCallError):
+        manager.call("sms.provider.account", "search_read", [("id", "=", account_id)], fields=["auth_token"])
+    with pytest.raises(OdooCallError):
+        manager.call("sms.marketing.api", "get_provider_accounts")
+    secrets = [a["secret"] for a in admin.call("sms.marketing.api", "get_provider_accounts")]
+    assert "very-secret-token" in secrets
