@@ -297,7 +297,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     @api.model
     def apply_delivery_statuses(self, events):
         """Delivery receipts: [{provider_message_id, status: 'sent'|'delivered'|'undelivered'|'failed',
-        error_code}]. A final state is never downgraded. Returns {applied, ignored, unknown: [ids]}."""
+        error_code, number_invalid}]. A final state is never downgraded. Returns {applied, ignored,
+        unknown: [ids not known (yet)], invalid: [ids whose status is not one of the four]}."""
         self._check_service()
         ProviderMessage = self.env["sms.provider.message"].sudo()
         ids = [e.get("provider_message_id") for e in events if e.get("provider_message_id")]
@@ -305,12 +306,13 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         trackers = {t.sms_uuid: t for t in self.env["sms.tracker"].sudo().search(
             [("sms_uuid", "in", [m.sms_uuid for m in messages.values()])])}
         applied = ignored = 0
-        unknown = []
+        unknown, invalid = [], []
         for event in events:
             message = messages.get(event.get("provider_message_id"))
             status = event.get("status")
             if status not in ("sent", "delivered", "undelivered", "failed"):
-                raise UserError(_("Unknown delivery status %r", status))
+                invalid.append(event.get("provider_message_id"))
+                continue
             if not message:
                 unknown.append(event.get("provider_message_id"))
                 continue
@@ -328,7 +330,7 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                 if event.get("number_invalid"):
                     self._flag_rejected_number(message.number, event.get("error_code") or "")
             applied += 1
-        return {"applied": applied, "ignored": ignored, "unknown": unknown}
+        return {"applied": applied, "ignored": ignored, "unknown": unknown, "invalid": invalid}
 
     @api.model
     def check_opt_outs(self, numbers):

@@ -42,6 +42,11 @@ class SmsProviderAccount(models.Model):
         string="Webhook signature secret", groups="base.group_system",
         help="Vonage signature secret (Twilio and Plivo sign webhooks with the auth token).",
     )
+    webhook_signature_method = fields.Selection(
+        [("md5hash", "MD5 hash"), ("md5", "HMAC-MD5"), ("sha1", "HMAC-SHA1"), ("sha256", "HMAC-SHA256"),
+         ("sha512", "HMAC-SHA512")],
+        string="Webhook signature method", default="md5hash", help="Vonage only: as set in its dashboard.",
+    )
     sender = fields.Char(help="Sending number (E.164), alphanumeric sender ID, or empty with a messaging service.")
     messaging_service_sid = fields.Char(string="Messaging service SID", help="Twilio only; replaces the sender.")
     messages_per_second = fields.Float(default=10.0, help="The sync service keeps each account under this rate.")
@@ -87,7 +92,9 @@ class SmsProviderAccount(models.Model):
             "id": account.id, "name": account.name, "provider": account.provider,
             "base_url": account.base_url or DEFAULT_BASE_URLS[account.provider],
             "account_id": account.account_sid or "", "secret": account.auth_token or "",
-            "webhook_secret": account.webhook_secret or "", "sender": account.sender or "",
+            "webhook_secret": account.webhook_secret or "",
+            "webhook_signature_method": account.webhook_signature_method or "md5hash",
+            "sender": account.sender or "",
             "messaging_service_sid": account.messaging_service_sid or "",
             "messages_per_second": account.messages_per_second, "test_mode": account.test_mode,
             "prefixes": account._prefix_list(), "is_default": account.is_default,

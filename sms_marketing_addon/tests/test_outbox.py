@@ -218,7 +218,9 @@ class TestResults(OutboxCase):
         result = self.api.apply_delivery_statuses([{"provider_message_id": "SMabc", "status": "sent"},
                                                    {"provider_message_id": "SMabc", "status": "failed"},
                                                    {"provider_message_id": "SMunknown", "status": "delivered"}])
-        self.assertEqual(result, {"applied": 0, "ignored": 2, "unknown": ["SMunknown"]})
+        self.assertEqual(result, {"applied": 0, "ignored": 2, "unknown": ["SMunknown"], "invalid": []})
+        bad = self.api.apply_delivery_statuses([{"provider_message_id": "SMabc", "status": "lost in space"}])
+        self.assertEqual(bad["invalid"], ["SMabc"], "a bad status is reported, not fatal for the batch")
         self.assertEqual(self.trace.trace_status, "sent")
 
     def test_invalid_number_fails_with_the_reason_and_flags_the_number(self):
