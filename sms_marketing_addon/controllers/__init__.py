@@ -1,2 +1,3 @@
 from . import main
 from . import website_sale
+from . import sms_flow

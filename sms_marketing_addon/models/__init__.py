@@ -17,3 +17,16 @@ from . import res_company_sms_template
 from . import sms_segment_mixin
 from . import sms_template
 from . import mailing_mailing_segments
+from . import sms_flow
+from . import sms_flow_step
+from . import sms_flow_enrollment
+from . import sms_flow_message
+from . import sms_flow_report
+from . import sale_order
+from . import res_partner_sms_flow
+from . import link_tracker
+from . import link_tracker_click
+from . import sms_sms_flow
+from . import sms_provider_message_flow
+from . import sms_marketing_api_flows
+from . import res_lang

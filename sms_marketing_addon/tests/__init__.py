@@ -5,3 +5,6 @@ from . import test_checkout_consent
 from . import test_outbox
 from . import test_mailing_queue
 from . import test_segments
+from . import test_tours
+from . import test_flows
+from . import test_i18n_fr

@@ -1,0 +1,279 @@
+import phonenumbers
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+FLOW_TRIGGERS = [
+    ("cart_abandoned", "Abandoned website cart"),
+    ("consent_confirmed", "SMS consent confirmed (welcome)"),
+]
+TRIGGER_MODELS = {"cart_abandoned": "sale.order", "consent_confirmed": "res.partner"}
+# Default abandoned-cart steps: hours after the cart's last activity.
+DEFAULT_CART_DELAYS_HOURS = (1, 24, 72)
+# US carrier (CTIA) guidance for abandoned carts: one message, within 48 hours.
+US_CARRIER_MAX_HOURS = 48
+# French texts of the default templates and flows: (field, English default, French). Applied when a French
+# language is active at install or gets activated later, to records whose text is still the English default
+# and not translated yet (a translation file or the merchant may have done it).
+FRENCH_TEXTS = {
+    "sms_template_cart_step1": (
+        "body",
+        "You left something in your cart. Complete your order here: {{ object.sms_flow_cart_url }}",
+        "Vous avez oublié quelque chose dans votre panier. Finalisez votre commande ici : "
+        "{{ object.sms_flow_cart_url }}",
+    ),
+    "sms_template_cart_step2": (
+        "body",
+        "Your cart is still waiting for you: {{ object.sms_flow_cart_url }}",
+        "Votre panier vous attend toujours : {{ object.sms_flow_cart_url }}",
+    ),
+    "sms_template_cart_step3": (
+        "body",
+        "Last reminder: your cart will not wait forever. Complete your order: {{ object.sms_flow_cart_url }}",
+        "Dernier rappel : votre panier ne vous attendra pas éternellement. Finalisez votre commande : "
+        "{{ object.sms_flow_cart_url }}",
+    ),
+    "sms_template_cart_discount": (
+        "body",
+        "Your cart is waiting, with a discount: use code {{ object.sms_flow_coupon_code }} at checkout. "
+        "{{ object.sms_flow_cart_url }}",
+        "Votre panier vous attend, avec une remise : utilisez le code {{ object.sms_flow_coupon_code }} lors du "
+        "paiement. {{ object.sms_flow_cart_url }}",
+    ),
+    "sms_template_welcome": (
+        "body",
+        "Welcome! You are now subscribed to our SMS offers. Visit our shop: {{ object.sms_flow_link }}",
+        "Bienvenue ! Votre inscription à nos offres SMS est confirmée. Découvrez la boutique : "
+        "{{ object.sms_flow_link }}",
+    ),
+    "sms_flow_cart_us": ("name", "Abandoned cart (US carrier guidance)",
+                         "Panier abandonné (recommandations des opérateurs US)"),
+    "sms_flow_cart_default": ("name", "Abandoned cart", "Panier abandonné"),
+    "sms_flow_welcome": ("name", "Welcome", "Bienvenue"),
+}
+STAT_FIELDS = ("carts_entered", "carts_blocked", "sent", "delivered", "clicked", "recovered", "revenue",
+               "opted_out")
+
+
+def number_region(number):
+    """ISO country code of an E.164 number, or False."""
+    if not number:
+        return False
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or False
+    except phonenumbers.NumberParseException:
+        return False
+
+
+class SmsFlow(models.Model):
+    """A multi-step SMS flow: abandoned website carts, or a welcome series once a contact opted in.
+
+    Steps are sent by delay (after the cart's last activity, or after the consent); each (cart or contact,
+    step) gets at most one SMS, enforced by a unique constraint on `sms.flow.message`."""
+
+    _name = "sms.flow"
+    _description = "SMS Flow"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    active = fields.Boolean(default=True)
+    sequence = fields.Integer(default=10, help="A cart or contact enters the first matching flow, by sequence.")
+    trigger = fields.Selection(FLOW_TRIGGERS, required=True, default="cart_abandoned")
+    model = fields.Char(string="Template model", compute="_compute_model")
+    company_id = fields.Many2one("res.company", string="Company", default=lambda self: self.env.company, index=True)
+    currency_id = fields.Many2one(related="company_id.currency_id", string="Currency")
+    website_ids = fields.Many2many(
+        "website", string="Websites", help="Abandoned carts of these websites only. Empty: every website."
+    )
+    country_ids = fields.Many2many(
+        "res.country", string="Destination countries",
+        help="Only for SMS numbers of these countries. Empty: every country.",
+    )
+    step_ids = fields.One2many("sms.flow.step", "flow_id", string="Steps", copy=True)
+    step_count = fields.Integer(compute="_compute_step_count")
+    us_carrier_guidance = fields.Boolean(
+        string="US carrier guidance",
+        help="US carriers (CTIA) accept one abandoned-cart message, sent within 48 hours of the abandonment.",
+    )
+    attribution_click_days = fields.Integer(
+        string="Attribution after a click (days)", default=5,
+        help="An order confirmed within this many days after a click on a message of this flow counts as "
+        "recovered.",
+    )
+    attribution_delivery_hours = fields.Integer(
+        string="Attribution after delivery (hours)", default=24,
+        help="An order confirmed within this many hours after a message of this flow was delivered counts as "
+        "recovered.",
+    )
+    campaign_id = fields.Many2one(
+        "utm.campaign", string="UTM campaign", copy=False, ondelete="set null",
+        help="Campaign of the tracked links of this flow (created with the flow).",
+    )
+    enrollment_ids = fields.One2many("sms.flow.enrollment", "flow_id", string="Enrollments")
+
+    carts_entered = fields.Integer(string="Entered", compute="_compute_statistics")
+    carts_blocked = fields.Integer(string="No SMS", compute="_compute_statistics")
+    sent = fields.Integer(string="Sent", compute="_compute_statistics")
+    delivered = fields.Integer(string="Delivered", compute="_compute_statistics")
+    clicked = fields.Integer(string="Clicked", compute="_compute_statistics")
+    recovered = fields.Integer(string="Recovered", compute="_compute_statistics")
+    revenue = fields.Monetary(string="Revenue", compute="_compute_statistics", currency_field="currency_id")
+    opted_out = fields.Integer(string="Opt-outs", compute="_compute_statistics")
+
+    _sql_constraints = [
+        ("attribution_windows_positive", "CHECK (attribution_click_days >= 0 AND attribution_delivery_hours >= 0)",
+         "Attribution windows cannot be negative."),
+    ]
+
+    @api.depends("trigger")
+    def _compute_model(self):
+        for flow in self:
+            flow.model = TRIGGER_MODELS.get(flow.trigger)
+
+    @api.depends("step_ids")
+    def _compute_step_count(self):
+        for flow in self:
+            flow.step_count = len(flow.step_ids)
+
+    def _compute_statistics(self):
+        stats = self.env["sms.flow.report"]._sms_flow_statistics("flow_id", self.ids)
+        for flow in self:
+            values = stats.get(flow.id, {})
+            for fname in STAT_FIELDS:
+                flow[fname] = values.get(fname, 0)
+
+    @api.constrains("us_carrier_guidance", "step_ids", "trigger")
+    def _check_us_carrier_guidance(self):
+        for flow in self.filtered("us_carrier_guidance"):
+            steps = flow.step_ids.filtered("active")
+            if len(steps) > 1 or any(step.delay_seconds > US_CARRIER_MAX_HOURS * 3600 for step in steps):
+                raise ValidationError(_(
+                    "Flow %(flow)s follows the US carrier guidance: one message, within %(hours)s hours.",
+                    flow=flow.name, hours=US_CARRIER_MAX_HOURS,
+                ))
+
+    @api.constrains("trigger", "step_ids")
+    def _check_step_templates(self):
+        for flow in self:
+            wrong = flow.step_ids.filtered(lambda step: step.template_id.model != flow.model)
+            if wrong:
+                raise ValidationError(_(
+                    "The SMS templates of flow %(flow)s must be on %(model)s.", flow=flow.name, model=flow.model,
+                ))
+
+    # ------------------------------------------------------------------ presets
+    def _preset_template(self, index):
+        xmlids = {
+            0: "sms_marketing_addon.sms_template_cart_step1",
+            1: "sms_marketing_addon.sms_template_cart_step2",
+            2: "sms_marketing_addon.sms_template_cart_step3",
+        }
+        return self.env.ref(xmlids.get(index, xmlids[0]), raise_if_not_found=False)
+
+    def _sms_flow_set_steps(self, delays_hours, us_carrier_guidance):
+        for flow in self.filtered(lambda f: f.trigger == "cart_abandoned"):
+            used = flow.step_ids.filtered("message_ids")
+            used.active = False  # keep the statistics of steps that already sent messages
+            (flow.step_ids - used).unlink()
+            flow.write({
+                "us_carrier_guidance": us_carrier_guidance,
+                "step_ids": [
+                    (0, 0, {"delay": hours, "delay_unit": "hours", "template_id": flow._preset_template(index).id})
+                    for index, hours in enumerate(delays_hours)
+                ],
+            })
+        return True
+
+    def action_apply_preset_default(self):
+        """Abandoned cart: three reminders, 1 h, 24 h and 72 h after the cart's last activity."""
+        return self._sms_flow_set_steps(DEFAULT_CART_DELAYS_HOURS, False)
+
+    def action_apply_preset_us_carrier(self):
+        """Abandoned cart, US carrier guidance: one reminder, 1 h after the cart's last activity (< 48 h)."""
+        return self._sms_flow_set_steps((1,), True)
+
+    # ------------------------------------------------------------------ actions
+    def action_view_enrollments(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window", "name": _("Enrollments"), "res_model": "sms.flow.enrollment",
+            "view_mode": "list,form", "domain": [("flow_id", "=", self.id)], "context": {"create": False},
+        }
+
+    def action_view_report(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_addon.sms_flow_report_action")
+        action["domain"] = [("flow_id", "=", self.id)]
+        action["context"] = {"search_default_group_step": 1}
+        return action
+
+    # ------------------------------------------------------------------ engine helpers
+    @api.model_create_multi
+    def create(self, vals_list):
+        flows = super().create(vals_list)
+        Campaign = self.env["utm.campaign"].sudo()
+        for flow in flows.filtered(lambda f: not f.campaign_id):
+            flow.campaign_id = Campaign.create({"title": _("SMS flow: %s", flow.name), "is_auto_campaign": True})
+        return flows
+
+    def _sms_flow_steps(self):
+        """Active steps in sending order (delay, then sequence)."""
+        self.ensure_one()
+        return self.step_ids.filtered("active").sorted(lambda s: (s.delay_seconds, s.sequence, s.id))
+
+    @api.model
+    def _sms_flow_matches(self, flow, company, website, region):
+        return ((not flow.company_id or flow.company_id == company)
+                and (not website or not flow.website_ids or website in flow.website_ids)
+                and (not flow.country_ids or region in flow.country_ids.mapped("code"))
+                and bool(flow.step_ids.filtered("active")))
+
+    @api.model
+    def _sms_flow_for_order(self, order, flows=None):
+        """The cart flow of an order: the one it is already enrolled in, else the first matching one."""
+        enrollment = order.sudo().sms_flow_enrollment_ids[:1]
+        if enrollment:
+            return enrollment.flow_id if enrollment.flow_id.active else self.browse()
+        if flows is None:
+            flows = self.sudo().search([("trigger", "=", "cart_abandoned")])
+        region = number_region(order.partner_id.sms_number)
+        for flow in flows:
+            if self._sms_flow_matches(flow, order.company_id, order.website_id, region):
+                return flow
+        return self.browse()
+
+    @api.model
+    def _sms_flow_version(self):
+        """A string that changes whenever a flow or a step is created, edited, archived or deleted."""
+        self.env["sms.flow"].flush_model()
+        self.env["sms.flow.step"].flush_model()
+        [(version,)] = self.env.execute_query(SQL(
+            """SELECT concat_ws('/', (SELECT max(write_date)::text || ':' || count(*) FROM sms_flow),
+                                     (SELECT max(write_date)::text || ':' || count(*) FROM sms_flow_step))"""
+        ))
+        return version or ""
+
+    @api.model
+    def _sms_flow_load_french_texts(self, langs=None):
+        """French texts of the default templates and flows, for the active French languages."""
+        langs = [code for code in (langs or [code for code, _name in self.env["res.lang"].get_installed()])
+                 if code.startswith("fr_")]
+        for xmlid, (fname, english, french) in FRENCH_TEXTS.items():
+            record = self.env.ref(f"sms_marketing_addon.{xmlid}", raise_if_not_found=False)
+            if not record:
+                continue
+            record = record.sudo().with_context(active_test=False)
+            if record.with_context(lang="en_US")[fname] != english:
+                continue  # edited by the merchant: a French default would not match
+            todo = {lang: french for lang in langs if record.with_context(lang=lang)[fname] == english}
+            if todo:
+                record.update_field_translations(fname, todo)
+
+    @api.model
+    def _cron_sms_flow_welcome(self, limit=500):
+        """Queue the due steps of welcome flows (contacts who opted in)."""
+        now = self.env.cr.now()
+        Enrollment = self.env["sms.flow.enrollment"].sudo()
+        return Enrollment._sms_flow_due_contacts(now, limit=limit)._sms_flow_run_due(now=now)
+

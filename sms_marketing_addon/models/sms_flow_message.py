@@ -1,0 +1,116 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+MESSAGE_STATES = [
+    ("draft", "Being prepared"),
+    ("queued", "Queued"),
+    ("sent", "Sent"),
+    ("delivered", "Delivered"),
+    ("failed", "Failed"),
+    ("canceled", "Canceled"),
+]
+
+
+class SmsFlowMessage(models.Model):
+    """The SMS of one step for one cart (or contact): exactly one per (enrollment, step)."""
+
+    _name = "sms.flow.message"
+    _description = "SMS Flow Message"
+    _order = "id desc"
+    _rec_name = "step_id"
+
+    enrollment_id = fields.Many2one("sms.flow.enrollment", string="Enrollment", required=True, ondelete="cascade",
+                                    index=True)
+    flow_id = fields.Many2one(related="enrollment_id.flow_id", store=True, index=True)
+    step_id = fields.Many2one("sms.flow.step", string="Step", required=True, ondelete="restrict", index=True)
+    order_id = fields.Many2one(related="enrollment_id.order_id", store=True, index="btree_not_null")
+    partner_id = fields.Many2one("res.partner", string="Contact", index=True, ondelete="set null")
+    company_id = fields.Many2one(related="enrollment_id.company_id", store=True)
+    number = fields.Char()
+    body = fields.Text(readonly=True)
+    state = fields.Selection(MESSAGE_STATES, default="draft", required=True, index=True)
+    failure_type = fields.Char(string="Failure", readonly=True)
+    sms_uuid = fields.Char(string="SMS uuid", index="btree_not_null", readonly=True, copy=False)
+    date_queued = fields.Datetime(readonly=True)
+    date_sent = fields.Datetime(readonly=True)
+    date_delivered = fields.Datetime(readonly=True)
+    link_tracker_id = fields.Many2one("link.tracker", string="Tracked link", readonly=True, ondelete="set null")
+    short_url = fields.Char(related="link_tracker_id.short_url", string="Short link")
+    click_ids = fields.One2many("link.tracker.click", "sms_flow_message_id", string="Click records")
+    click_count = fields.Integer(string="Clicks", compute="_compute_clicks", store=True)
+    date_clicked = fields.Datetime(string="Last click", compute="_compute_clicks", store=True)
+    coupon_id = fields.Many2one("loyalty.card", string="Discount code", readonly=True, ondelete="set null")
+    coupon_code = fields.Char(related="coupon_id.code", string="Code")
+    media_url = fields.Char(string="MMS image", readonly=True)
+
+    _sql_constraints = [
+        ("enrollment_step_unique", "UNIQUE (enrollment_id, step_id)",
+         "A step is sent once per cart (or contact)."),
+    ]
+
+    @api.depends("click_ids")
+    def _compute_clicks(self):
+        for message in self:
+            message.click_count = len(message.click_ids)
+            message.date_clicked = max(message.click_ids.mapped("create_date"), default=False)
+
+    # ------------------------------------------------------------------ sending
+    def _sms_flow_link_target(self):
+        self.ensure_one()
+        order = self.enrollment_id.order_id
+        if order:
+            return order._sms_flow_recovery_url()
+        return f"{self.partner_id.get_base_url()}/shop"
+
+    def _sms_flow_queue(self, now):
+        """Build the tracked link, the discount code and the body, and queue the SMS (marketing)."""
+        self.ensure_one()
+        enrollment, step, flow = self.enrollment_id, self.step_id, self.flow_id
+        record = enrollment.order_id or enrollment.partner_id
+        medium = self.env.ref("mass_mailing_sms.utm_medium_sms", raise_if_not_found=False)
+        tracker = self.env["link.tracker"].sudo().create({
+            "url": self._sms_flow_link_target(), "title": flow.name,
+            "campaign_id": flow.campaign_id.id, "medium_id": medium.id if medium else False,
+            "source_id": step.source_id.id, "label": f"sms-flow-message-{self.id}",
+            "sms_flow_message_id": self.id,
+        })
+        coupon = self.env["loyalty.card"]
+        if step.coupon_program_id:
+            program = step.coupon_program_id.sudo()
+            coupon = self.env["loyalty.card"].sudo().create({
+                "program_id": program.id, "partner_id": enrollment.partner_id.id,
+                "points": max(program.reward_ids.mapped("required_points") or [1.0]),
+                "expiration_date": (now + timedelta(days=step.coupon_validity_days)).date()
+                if step.coupon_validity_days else False,
+            })
+        template = step.template_id.sudo().with_context(
+            sms_flow_link=tracker.short_url, sms_flow_coupon_code=coupon.code or "")
+        body = template._render_field("body", record.ids, compute_lang=True)[record.id]
+        media_url = self._sms_flow_media_url() if step.mms_image else False
+        sms = self.env["sms.sms"].sudo().create({
+            "number": self.number, "partner_id": self.partner_id.id, "body": body, "sms_kind": "marketing",
+            "sms_media_url": media_url, "state": "outgoing",
+        })
+        self.write({
+            "state": "queued", "body": body, "sms_uuid": sms.uuid, "date_queued": now,
+            "link_tracker_id": tracker.id, "coupon_id": coupon.id, "media_url": media_url,
+        })
+
+    def _sms_flow_media_url(self):
+        """Public URL of the image of the cart's first product, for MMS."""
+        order = self.enrollment_id.order_id
+        product = order.website_order_line.product_id[:1] if order else False
+        if not product or not product.image_128:
+            return False
+        return f"{order.get_base_url()}/web/image/product.product/{product.id}/image_512"
+
+    # ------------------------------------------------------------------ outcome of the SMS
+    @api.model
+    def _sms_flow_update(self, uuids, values):
+        if not uuids:
+            return self.browse()
+        messages = self.sudo().search([("sms_uuid", "in", list(uuids))])
+        if messages:
+            messages.write(values)
+        return messages

@@ -1,0 +1,106 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from .sms_flow import STAT_FIELDS
+
+DELAY_UNITS = [("seconds", "Seconds"), ("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")]
+UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+class SmsFlowStep(models.Model):
+    """One SMS of a flow, sent `delay` after the cart's last activity (or after the consent)."""
+
+    _name = "sms.flow.step"
+    _description = "SMS Flow Step"
+    _order = "flow_id, delay_seconds, sequence, id"
+
+    flow_id = fields.Many2one("sms.flow", string="Flow", required=True, ondelete="cascade", index=True)
+    active = fields.Boolean(default=True)
+    sequence = fields.Integer(default=10)
+    name = fields.Char(string="Label", help="Optional label, shown in the statistics.")
+    trigger = fields.Selection(related="flow_id.trigger")
+    model = fields.Char(related="flow_id.model", string="Template model")
+    company_id = fields.Many2one(related="flow_id.company_id", store=True, index=True)
+    currency_id = fields.Many2one(related="flow_id.currency_id")
+    delay = fields.Integer(
+        default=1, required=True,
+        help="After the cart's last activity (abandoned carts) or after the consent (welcome flows).",
+    )
+    delay_unit = fields.Selection(DELAY_UNITS, default="hours", required=True)
+    delay_seconds = fields.Integer(compute="_compute_delay_seconds", store=True, string="Delay (seconds)")
+    template_id = fields.Many2one(
+        "sms.template", string="SMS template", required=True, ondelete="restrict",
+        domain="[('model', '=', model)]",
+        help="Rendered on the cart (sale.order) or the contact (res.partner), in the contact's language.",
+    )
+    coupon_program_id = fields.Many2one(
+        "loyalty.program", string="Discount code from", ondelete="set null",
+        domain="[('program_type', '=', 'coupons')]",
+        help="Each message gets its own single-use code from this coupon program (in the template: "
+        "{{ object.sms_flow_coupon_code }}).",
+    )
+    coupon_validity_days = fields.Integer(string="Code valid for (days)", default=7)
+    mms_image = fields.Boolean(
+        string="Product image (MMS)",
+        help="Attach the image of the cart's first product, where the gateway and the destination support MMS.",
+    )
+    source_id = fields.Many2one(
+        "utm.source", string="UTM source", copy=False, ondelete="set null",
+        help="Source of the tracked links of this step (created with the step).",
+    )
+    message_ids = fields.One2many("sms.flow.message", "step_id", string="Messages")
+
+    carts_entered = fields.Integer(string="Entered", compute="_compute_statistics")
+    carts_blocked = fields.Integer(string="No SMS", compute="_compute_statistics")
+    sent = fields.Integer(string="Sent", compute="_compute_statistics")
+    delivered = fields.Integer(string="Delivered", compute="_compute_statistics")
+    clicked = fields.Integer(string="Clicked", compute="_compute_statistics")
+    recovered = fields.Integer(string="Recovered", compute="_compute_statistics")
+    revenue = fields.Monetary(string="Revenue", compute="_compute_statistics", currency_field="currency_id")
+    opted_out = fields.Integer(string="Opt-outs", compute="_compute_statistics")
+
+    _sql_constraints = [
+        ("delay_positive", "CHECK (delay >= 0)", "A step's delay cannot be negative."),
+        ("coupon_validity_positive", "CHECK (coupon_validity_days >= 0)", "A code's validity cannot be negative."),
+    ]
+
+    @api.depends("delay", "delay_unit")
+    def _compute_delay_seconds(self):
+        for step in self:
+            step.delay_seconds = (step.delay or 0) * UNIT_SECONDS.get(step.delay_unit, 3600)
+
+    @api.depends("flow_id", "delay", "delay_unit", "name")
+    def _compute_display_name(self):
+        units = dict(self._fields["delay_unit"]._description_selection(self.env))
+        for step in self:
+            after = _("after %(delay)s %(unit)s", delay=step.delay, unit=(units.get(step.delay_unit) or "").lower())
+            step.display_name = f"{step.flow_id.name or ''}: {step.name or after}"
+
+    def _compute_statistics(self):
+        stats = self.env["sms.flow.report"]._sms_flow_statistics("step_id", self.ids)
+        for step in self:
+            values = stats.get(step.id, {})
+            for fname in STAT_FIELDS:
+                step[fname] = values.get(fname, 0)
+
+    @api.constrains("template_id", "flow_id")
+    def _check_template_model(self):
+        for step in self:
+            if step.template_id.model != step.flow_id.model:
+                raise ValidationError(_(
+                    "The SMS template of a step of flow %(flow)s must be on %(model)s.",
+                    flow=step.flow_id.name, model=step.flow_id.model,
+                ))
+
+    @api.constrains("delay", "delay_unit", "active")
+    def _check_us_carrier_guidance(self):
+        self.flow_id._check_us_carrier_guidance()
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        steps = super().create(vals_list)
+        Source = self.env["utm.source"].sudo()
+        for step in steps.filtered(lambda s: not s.source_id):
+            step.source_id = Source.create({"name": _("SMS flow %(flow)s, step %(step)s",
+                                                      flow=step.flow_id.name, step=step.id)})
+        return steps
