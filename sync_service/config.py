@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from pydantic import Field, HttpUrl, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,6 +35,43 @@ class Settings(BaseSettings):
     listen_host: str = Field("127.0.0.1", description="Address the webhook server listens on.")
     listen_port: int = Field(8080, ge=1, le=65535, description="Port the webhook server listens on.")
     log_level: str = Field("INFO", description="Logging level (DEBUG, INFO, WARNING, ERROR).")
+
+    # Dispatcher
+    worker_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}", min_length=1, max_length=128,
+        description="Name of this worker in Odoo's claims (default hostname-pid: unique per process).",
+    )
+    batch_size: int = Field(100, ge=1, le=1000, description="SMS claimed from Odoo per batch.")
+    lease_seconds: int = Field(
+        120, ge=5, le=3600, description="Seconds a claimed batch stays reserved to this worker."
+    )
+    concurrency: int = Field(16, ge=1, le=256, description="Provider calls in flight at once.")
+    accounts_refresh_seconds: float = Field(
+        60.0, gt=0, description="Seconds between two reads of the gateway accounts from Odoo."
+    )
+    poll_interval: float = Field(2.0, gt=0, description="Seconds to wait when Odoo has nothing to send.")
+    max_attempts: int = Field(
+        4, ge=1, le=20,
+        description="Provider calls per message and claim; then it is reported 'retry' and stays queued.",
+    )
+    retry_base_seconds: float = Field(
+        0.5, ge=0, description="First retry delay (doubles each retry, jittered)."
+    )
+    retry_cap_seconds: float = Field(
+        30.0, ge=0, description="Longest retry delay (a longer Retry-After wins)."
+    )
+    stuck_after_seconds: float = Field(
+        300.0, gt=0,
+        description="A send begun this long ago and never finished belongs to a dead worker: reported as "
+        "'unknown outcome', never re-sent.",
+    )
+    optout_recheck_seconds: float = Field(
+        1.0, ge=0, description="Largest age of the opt-out check made just before a marketing SMS leaves."
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535,
+        description="Serve the dispatcher's Prometheus metrics on this port (unset: not served).",
+    )
 
 
 class ConfigError(Exception):

@@ -251,6 +251,9 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                     })
                 if sms.state in ("outgoing", "process"):
                     sent_sms |= sms
+            elif sms.uuid in already:
+                # A provider already accepted this SMS: a late failure or retry report must not undo that.
+                pass
             elif outcome == "retry":
                 delay = float(result.get("retry_after") or 30)
                 sms.write({

@@ -250,6 +250,9 @@ class TestResults(OutboxCase):
         self.api.report_results("w1", results)
         self.api.report_results("w1", results)
         self.assertEqual(self.env["sms.provider.message"].search_count([("sms_uuid", "=", self.sms.uuid)]), 1)
+        # A late "failed" (e.g. a crashed worker's unknown outcome) never undoes an accepted send.
+        self.api.report_results("w2", [{"key": self.sms.uuid, "outcome": "failed", "error_code": "unknown_outcome"}])
+        self.assertEqual(self.sms.state, "pending")
 
     def test_service_api_is_reserved(self):
         from odoo.exceptions import AccessError

@@ -1,0 +1,608 @@
+"""The dispatcher: claims queued SMS from Odoo in batches, sends them through the gateways, reports back.
+
+Per batch: ``claim_batch`` leases up to ``batch_size`` messages (Odoo's compliance gate has run);
+each message is sent by a pool of ``concurrency`` threads through the gateway of its account (one
+pooled HTTP session per account), under the account's rate limit counted in segments; transient
+errors and throttles are retried with exponential back-off and full jitter (a longer Retry-After
+wins), at most ``max_attempts`` calls per claim, after which the message is reported ``retry``:
+Odoo defers it and it stays queued (a provider outage leaves messages queued, never failed).
+Permanent refusals are reported ``failed`` (``number_rejected`` when the number itself is wrong),
+Twilio 21610 & co. ``opted_out``. Marketing messages are checked against the opt-out register
+just before they leave (``check_opt_outs``, at most ``optout_recheck`` seconds old): a STOP that
+arrived after the claim wins and the message is reported ``failed`` without being sent. Outcomes
+are reported in batches; a claimed message that was not started (shutdown, lease running out) is
+released.
+
+Per message, in a worker thread: [marketing: opt-out check] -> wait until the account's rate limit
+has room -> record the key as 'sending' (durable) -> take the rate token -> provider call -> record
+the answer. The token is taken last so that what leaves the limiter reaches the provider at once
+(recording first would add the store's commit latency, and its jitter, between the two).
+
+Delivery guarantee: **at most once per key**. Before the first provider call for a key, the
+dispatcher durably records it as 'sending' in the store (:class:`SendJournal`, a compare-and-set on
+the key shared by every worker using the same store). A key already recorded is never handed to a
+provider again automatically, whoever claims it, before or after a restart; the only exception is
+a key for which nothing went out: every call refused as transient, or none made (shutdown), which
+is recorded ``retry`` and sent again when Odoo offers it again. The provider's answer is recorded
+before Odoo is told, and Odoo is told again after a crash (``Store.unreported``). A worker that
+dies after recording a key and before recording the answer (a call in flight, or a key just
+recorded and waiting for its rate token) leaves it 'sending': once it is older than ``stuck_after``
+seconds it is reported to Odoo as ``failed`` with error code ``unknown_outcome`` (it may or may not
+have gone out) and is never re-sent by the service; a person decides. Within one claim, retries
+follow the classification of the answer, which counts a client-side timeout as transient: if a
+provider accepted a message but its answer never arrived, the retry can duplicate it at that
+provider (the providers' send APIs have no idempotency key).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from . import outcomes
+from .accounts import AccountCache, AccountsUnavailable, Route
+from .config import Settings
+from .core.errors import backoff_delay
+from .core.segments import count_segments
+from .dispatch_metrics import DispatcherMetrics
+from .gateways import OutboundMessage, SendResult
+from .odoo_client import OdooError
+from .optout_guard import OptOutGuard
+from .outbox import Claim, ClaimedMessage, Outbox
+from .outcomes import ReportEntry
+from .send_journal import SendJournal
+from .store import StoreError, utcnow
+
+logger = logging.getLogger("sync_service.dispatcher")
+
+WEBHOOK_PROVIDERS = ("twilio", "plivo", "vonage")
+MAX_IDLE_BACKOFF = 60.0
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    batch_size: int = 100
+    lease_seconds: int = 120
+    concurrency: int = 16
+    poll_interval: float = 2.0
+    max_attempts: int = 4
+    retry_base: float = 0.5
+    retry_cap: float = 30.0
+    stuck_after: float = 300.0
+    optout_recheck: float = 1.0
+    report_batch_size: int = 200
+    report_interval: float = 1.0
+    final_retry_after: float = 30.0  # Odoo's deferral of a message whose attempts all failed transiently
+    backlog_interval: float = 30.0  # how often unreported outcomes and stuck sends are looked for
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DispatchOptions:
+        return cls(
+            batch_size=settings.batch_size,
+            lease_seconds=settings.lease_seconds,
+            concurrency=settings.concurrency,
+            poll_interval=settings.poll_interval,
+            max_attempts=settings.max_attempts,
+            retry_base=settings.retry_base_seconds,
+            retry_cap=settings.retry_cap_seconds,
+            stuck_after=settings.stuck_after_seconds,
+            optout_recheck=settings.optout_recheck_seconds,
+        )
+
+    @property
+    def lease_margin(self) -> float:
+        """No send starts when less than this is left of the claim's lease."""
+        return max(2.0, 0.1 * self.lease_seconds)
+
+
+@dataclass
+class BatchSummary:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    opted_out: int = 0
+    retry: int = 0
+    released: int = 0
+    held: int = 0  # begun by another worker (or a dead one, not yet stuck): left to the lease
+    reported: int = 0
+    reports: list[ReportEntry] = field(default_factory=list, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        return {name: value for name, value in vars(self).items() if isinstance(value, int)}
+
+    def count(self, report: ReportEntry) -> None:
+        self.reports.append(report)
+        outcome = report["outcome"]
+        if outcome == "sent":
+            self.sent += 1
+        elif outcome == "retry":
+            self.retry += 1
+        elif outcome == "opted_out" or report["error_code"] == outcomes.OPTED_OUT_BEFORE_SEND_CODE:
+            self.opted_out += 1
+        else:
+            self.failed += 1
+
+
+@dataclass
+class _Job:
+    msg: ClaimedMessage
+    route: Route
+    segments: int
+    claimed_at: float
+    deadline: float  # monotonic time after which no first call starts (the lease is running out)
+    attempt: int = 0
+    begun: bool = False
+    begun_at: float = 0.0
+    last: SendResult | None = None
+
+
+@dataclass(frozen=True)
+class _Done:
+    report: ReportEntry
+    provider: str
+
+
+@dataclass(frozen=True)
+class _Again:
+    delay: float
+
+
+class _NotStarted:
+    """Nothing was sent and nothing recorded: release the claim."""
+
+
+class _Held:
+    """Someone else holds the key (or its outcome is being settled): leave the claim to expire."""
+
+
+_NOT_STARTED = _NotStarted()
+_HELD = _Held()
+_Result = _Done | _Again | _NotStarted | _Held
+_Finished = queue.SimpleQueue[tuple[_Job, _Result]]
+
+
+@dataclass
+class _Reporter:
+    dispatcher: Dispatcher
+    summary: BatchSummary
+    buffer: list[ReportEntry] = field(default_factory=list)
+    last_flush: float = field(default_factory=time.monotonic)
+
+    def add(self, report: ReportEntry) -> None:
+        self.buffer.append(report)
+        self.summary.count(report)
+
+    def due(self) -> bool:
+        options = self.dispatcher.options
+        return len(self.buffer) >= options.report_batch_size or (
+            bool(self.buffer) and time.monotonic() - self.last_flush >= options.report_interval
+        )
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if self.buffer:
+            self.summary.reported += self.dispatcher.report(self.buffer)
+            self.buffer = []
+
+
+class Dispatcher:
+    """Claim, send, report; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        accounts: AccountCache,
+        journal: SendJournal,
+        *,
+        worker_id: str,
+        options: DispatchOptions | None = None,
+        metrics: DispatcherMetrics | None = None,
+        callback_base_url: str | None = None,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not worker_id:
+            raise ValueError("worker_id must not be empty")
+        self.outbox = outbox
+        self.accounts = accounts
+        self.journal = journal
+        self.store = journal.store
+        self.worker_id = worker_id
+        self.options = options or DispatchOptions()
+        self.metrics = metrics
+        self.callback_base_url = callback_base_url.rstrip("/") if callback_base_url else None
+        self.stopping = threading.Event()
+        self._rand = rand
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="dispatch")
+        self._claimer = ThreadPoolExecutor(1, thread_name_prefix="dispatch-claim")
+        self._prefetched: Future[tuple[Claim, float]] | None = None
+        self._backlog_due = True
+        self._next_maintenance = 0.0
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Dispatch until ``stop`` is set: finish the sends in flight, report, release the rest.
+
+        While a full batch is being sent, the next one is already being claimed (Odoo's claim, with
+        its compliance gate, takes about as long as sending the batch).
+        """
+        if stop is not None:
+            self.stopping = stop
+        logger.info("dispatcher started", extra={"worker": self.worker_id})
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                self.maintain()
+                summary = self.run_once(prefetch=True)
+            except (OdooError, StoreError, AccountsUnavailable) as exc:
+                failures += 1
+                delay = min(MAX_IDLE_BACKOFF, self.options.poll_interval * 2 ** min(failures, 10))
+                logger.error("dispatcher: %s (next try in %.0f s)", exc, delay,
+                             extra={"worker": self.worker_id})
+                self.stopping.wait(delay)
+                continue
+            except Exception:
+                failures += 1
+                logger.exception("dispatcher: unexpected error (messages stay queued in Odoo)")
+                self.stopping.wait(min(MAX_IDLE_BACKOFF, self.options.poll_interval * 2 ** min(failures, 10)))
+                continue
+            failures = 0
+            if summary.claimed == 0:
+                self.stopping.wait(self.options.poll_interval)
+        self._drop_prefetched()
+        self.journal.flush(timeout=30)
+        logger.info("dispatcher stopped", extra={"worker": self.worker_id})
+
+    def maintain(self, *, force: bool = False) -> None:
+        """Report outcomes Odoo was not told yet and settle sends stuck by a dead worker (when due)."""
+        now = self._clock()
+        if not (force or self._backlog_due or now >= self._next_maintenance):
+            return
+        first = self._next_maintenance == 0.0
+        self.reconcile_stuck()
+        self.report_backlog(min_age=0.0 if (first or force) else self.options.report_interval * 5)
+        self._backlog_due = False
+        self._next_maintenance = self._clock() + min(self.options.backlog_interval, self.options.stuck_after)
+
+    def run_once(self, *, prefetch: bool = False) -> BatchSummary:
+        """Claim one batch and process it; an empty summary when Odoo has nothing to send.
+
+        ``prefetch``: when the batch is full, claim the next one in the background meanwhile (the
+        next call uses it; :meth:`run` releases it when it stops).
+        """
+        if self._prefetched is not None:
+            future, self._prefetched = self._prefetched, None
+            claim, claimed_at = future.result()
+        else:
+            claim, claimed_at = self._claim()
+        if not claim.messages:
+            return BatchSummary()
+        if prefetch and len(claim.messages) >= self.options.batch_size and not self.stopping.is_set():
+            self._prefetched = self._claimer.submit(self._claim)
+        return self.process(claim, claimed_at=claimed_at)
+
+    def _claim(self) -> tuple[Claim, float]:
+        claim = self.outbox.claim(self.worker_id, self.options.batch_size, self.options.lease_seconds)
+        return claim, self._clock()
+
+    def _drop_prefetched(self) -> None:
+        """Give back a batch claimed ahead that will not be processed."""
+        if self._prefetched is None:
+            return
+        future, self._prefetched = self._prefetched, None
+        try:
+            claim, _ = future.result()
+        except Exception as exc:  # the claim failed: nothing to give back
+            logger.warning("the batch claimed ahead failed: %s", exc)
+            return
+        self._release([m.key for m in claim.messages], BatchSummary())
+
+    # ------------------------------------------------------------------ one batch
+
+    def process(self, claim: Claim, *, claimed_at: float | None = None) -> BatchSummary:
+        """Send every message of ``claim`` (claimed at ``claimed_at``, monotonic) and report the outcomes."""
+        claimed_at = self._clock() if claimed_at is None else claimed_at
+        options = self.options
+        summary = BatchSummary(claimed=len(claim.messages))
+        if self.metrics:
+            self.metrics.claimed.inc(len(claim.messages))
+        reporter = _Reporter(self, summary)
+        try:
+            jobs = self._jobs(claim, claimed_at, reporter)
+        except AccountsUnavailable:
+            self._release([m.key for m in claim.messages], summary)
+            raise
+        numbers = [job.msg.number for job in jobs if job.msg.marketing]
+        guard = None
+        if numbers:
+            guard = OptOutGuard(self.outbox.opted_out, numbers, max_age=options.optout_recheck)
+        ready: deque[_Job] = deque(jobs)
+        waiting: list[tuple[float, int, _Job]] = []  # retries: (due at, tie-break, job)
+        tie = itertools.count()
+        finished: _Finished = queue.SimpleQueue()
+        in_flight = 0
+        unsent: list[str] = []
+        while ready or waiting or in_flight:
+            now = self._clock()
+            while waiting and waiting[0][0] <= now:
+                ready.append(heapq.heappop(waiting)[2])
+            if self.stopping.is_set():
+                for job in [*ready, *(item[2] for item in waiting)]:
+                    if job.begun:
+                        self._settle(self._give_up(job), job, reporter)
+                    else:
+                        unsent.append(job.msg.key)
+                ready.clear()
+                waiting.clear()
+            while ready and in_flight < options.concurrency:
+                self._executor.submit(self._run, ready.popleft(), guard, finished)
+                in_flight += 1
+            if not in_flight:
+                if waiting:
+                    self.stopping.wait(max(waiting[0][0] - self._clock(), 0.0))
+                continue
+            timeout = min(0.25, max(waiting[0][0] - now, 0.0)) if waiting else 0.25
+            try:
+                item = finished.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            while item is not None:
+                job, result = item
+                in_flight -= 1
+                if isinstance(result, _Again):
+                    heapq.heappush(waiting, (self._clock() + result.delay, next(tie), job))
+                elif isinstance(result, _NotStarted):
+                    unsent.append(job.msg.key)
+                elif isinstance(result, _Held):
+                    summary.held += 1
+                else:
+                    self._settle(result, job, reporter)
+                try:
+                    item = finished.get_nowait()
+                except queue.Empty:
+                    item = None
+            if reporter.due():
+                reporter.flush()
+        reporter.flush()
+        self._release(unsent, summary)
+        logger.info("batch done", extra={"worker": self.worker_id, **summary.counts()})
+        return summary
+
+    def _jobs(self, claim: Claim, claimed_at: float, reporter: _Reporter) -> list[_Job]:
+        deadline = claimed_at + self.options.lease_seconds - self.options.lease_margin
+        jobs: list[_Job] = []
+        for msg in claim.messages:
+            route = self.accounts.get(msg.account_id)
+            if route is None:
+                reason = (f"no usable gateway account (id {msg.account_id}): configure one in Odoo"
+                          if msg.account_id else "no gateway account configured in Odoo")
+                report = outcomes.entry(msg.key, "retry", error_code=outcomes.NO_ACCOUNT_CODE, reason=reason,
+                                        retry_after=outcomes.NO_ACCOUNT_RETRY_AFTER)
+                self._count(report, "none")
+                reporter.add(report)
+                continue
+            segments = max(count_segments(msg.body).segments, 1)
+            jobs.append(_Job(msg, route, segments, claimed_at, deadline))
+        return jobs
+
+    def _settle(self, done: _Done, job: _Job, reporter: _Reporter) -> None:
+        self._count(done.report, done.provider)
+        reporter.add(done.report)
+
+    def _count(self, report: ReportEntry, provider: str) -> None:
+        if self.metrics is None:
+            return
+        if report["outcome"] == "sent":
+            self.metrics.sent.labels(provider).inc()
+            return
+        label = report["outcome"]
+        if report["error_code"] in (outcomes.UNKNOWN_OUTCOME_CODE, outcomes.NO_ACCOUNT_CODE):
+            label = str(report["error_code"])
+        elif report["error_code"] == outcomes.OPTED_OUT_BEFORE_SEND_CODE and label == "failed":
+            label = "opted_out_before_send"
+        self.metrics.failed.labels(provider, label).inc()
+
+    def _release(self, keys: list[str], summary: BatchSummary) -> None:
+        if not keys:
+            return
+        try:
+            summary.released += self.outbox.release(self.worker_id, keys)
+        except OdooError as exc:
+            logger.warning("could not release %d claim(s) (they expire with the lease): %s", len(keys), exc)
+
+    # ------------------------------------------------------------------ one message (worker threads)
+
+    def _run(self, job: _Job, guard: OptOutGuard | None, finished: _Finished) -> None:
+        try:
+            result = self._attempt(job, guard)
+        except Exception:
+            logger.exception("dispatcher: unexpected error sending %s", job.msg.key)
+            result = _HELD if job.begun else _NOT_STARTED
+        finished.put((job, result))
+
+    def _attempt(self, job: _Job, guard: OptOutGuard | None) -> _Result:
+        msg, route = job.msg, job.route
+        if not job.begun and (self.stopping.is_set() or self._clock() >= job.deadline):
+            return _NOT_STARTED
+        if msg.marketing and guard is not None:
+            try:
+                opted_out = guard.opted_out(msg.number)
+            except Exception as exc:  # cannot verify: a marketing SMS does not leave
+                logger.warning("opt-out check failed, %s not sent now: %s", msg.key, exc)
+                return self._give_up(job) if job.begun else _NOT_STARTED
+            if opted_out:
+                report = outcomes.entry(msg.key, "failed", error_code=outcomes.OPTED_OUT_BEFORE_SEND_CODE,
+                                        reason=outcomes.OPTED_OUT_BEFORE_SEND_REASON, segments=job.segments)
+                if job.begun:
+                    self._record(report)
+                return _Done(report, route.provider)
+        if not job.begun:
+            # Record the key only when the account's rate lets it leave soon: a crash then leaves few
+            # keys recorded but never sent (they would be reported 'unknown outcome').
+            if not route.limiter.wait_available(job.segments, stop=self.stopping):
+                return _NOT_STARTED
+            if self._clock() >= job.deadline:
+                return _NOT_STARTED
+            try:
+                won = self.journal.begin(msg.key, route.provider)
+            except StoreError as exc:
+                logger.error("cannot record the send of %s, not sent: %s", msg.key, exc)
+                return _NOT_STARTED
+            if not won:
+                settled = self._already_begun(job)
+                if settled is not None:
+                    return settled
+            job.begun, job.begun_at = True, self._clock()
+        # The rate token last, right before the call: what leaves the limiter reaches the provider at once.
+        if not route.limiter.acquire(job.segments, stop=self.stopping):
+            return self._give_up(job)
+        if self._clock() - job.begun_at > self.options.stuck_after / 2:
+            return self._give_up(job)  # waited so long that another worker could take it for a dead one
+        if self.metrics and job.attempt == 0:
+            self.metrics.claim_lag.observe(self._clock() - job.claimed_at)
+        result = self._send(job)
+        classification = result.classification
+        if classification.retryable:
+            job.attempt += 1
+            delay = backoff_delay(
+                job.attempt - 1, rand=min(self._rand(), 0.999999), base=self.options.retry_base,
+                cap=self.options.retry_cap, retry_after=classification.retry_after,
+            )
+            budget = self.options.stuck_after / 2 - (self._clock() - job.begun_at)
+            if job.attempt < self.options.max_attempts and delay < budget and not self.stopping.is_set():
+                if self.metrics:
+                    self.metrics.retries.labels(route.provider).inc()
+                return _Again(delay)
+            return self._give_up(job)
+        report = outcomes.from_result(route.account.provider, result)
+        self._record(report, result.provider_message_id)
+        return _Done(report, route.provider)
+
+    def _send(self, job: _Job) -> SendResult:
+        route = job.route
+        callback = None
+        if self.callback_base_url and route.provider in WEBHOOK_PROVIDERS:
+            callback = f"{self.callback_base_url}/webhooks/{route.provider}/status"
+        message = OutboundMessage(job.msg.key, job.msg.number, job.msg.body, status_callback=callback)
+        if self.metrics:
+            self.metrics.in_flight.inc()
+        try:
+            result = route.gateway.send(message)
+        finally:
+            if self.metrics:
+                self.metrics.in_flight.dec()
+        job.last = result
+        return result
+
+    def _give_up(self, job: _Job) -> _Done:
+        """A begun message that will not be tried again in this claim: 'retry' (Odoo keeps it queued)."""
+        last = job.last
+        retry_after = last.classification.retry_after if last is not None else None
+        retry_after = max(retry_after or 0.0, self.options.final_retry_after)
+        if last is not None and last.classification.retryable:
+            report = outcomes.from_result(job.route.account.provider, last, retry_after=retry_after)
+        else:
+            report = outcomes.entry(
+                job.msg.key, "retry", error_code="interrupted",
+                reason="not tried again before the worker stopped", retry_after=retry_after,
+                segments=job.segments,
+            )
+        self._record(report)
+        return _Done(report, job.route.provider)
+
+    def _record(self, report: ReportEntry, provider_message_id: str | None = None) -> None:
+        self.journal.finish(report["key"], provider_message_id, outcomes.store_state(report),
+                            error=outcomes.encode_details(report))
+
+    def _already_begun(self, job: _Job) -> _Result | None:
+        """The key was begun before (a restart, another worker, a re-offer). None: it may be sent now."""
+        self.journal.flush(timeout=10)
+        record = self.store.get_send(job.msg.key)
+        if record is None:
+            return _HELD
+        if record.state == "sending":
+            if record.updated_at > utcnow() - timedelta(seconds=self.options.stuck_after):
+                return _HELD  # another worker is on it, or died recently: settled once it is stuck
+            report = outcomes.unknown_outcome(record.key)
+            self._record(report)
+            logger.warning("send of %s never finished (a worker died mid-send): reported as unknown outcome",
+                           record.key)
+            return _Done(report, job.route.provider)
+        if outcomes.resendable(record) and self.store.release_send(record.key):
+            if self.journal.begin(record.key, job.route.provider):
+                return None
+            return _HELD
+        return _Done(outcomes.from_record(record), job.route.provider)
+
+    # ------------------------------------------------------------------ reporting and recovery
+
+    def report(self, reports: list[ReportEntry]) -> int:
+        """Tell Odoo, once the store holds the outcomes; mark them reported. Returns how many Odoo got."""
+        if not self.journal.flush(timeout=30):
+            logger.error("outcomes not recorded in the store yet: not reported to Odoo now")
+            self._backlog_due = True
+            return 0
+        try:
+            self.outbox.report(self.worker_id, reports)
+        except OdooError as exc:
+            logger.warning("%d outcome(s) not reported (kept in the store, reported later): %s",
+                           len(reports), exc)
+            self._backlog_due = True
+            return 0
+        try:
+            self.store.mark_reported([report["key"] for report in reports])
+        except StoreError as exc:  # Odoo has them; reporting them again later is harmless
+            logger.warning("reported outcomes not marked in the store: %s", exc)
+        return len(reports)
+
+    def report_backlog(self, *, min_age: float = 0.0) -> int:
+        """Report the outcomes the store holds and Odoo was not told (after a crash or an outage)."""
+        total = 0
+        limit = self.options.report_batch_size
+        while True:
+            horizon = utcnow() - timedelta(seconds=min_age)
+            records = [r for r in self.store.unreported(limit) if r.updated_at <= horizon]
+            if not records:
+                return total
+            reports = [outcomes.from_record(record) for record in records]
+            self.outbox.report(self.worker_id, reports)
+            self.store.mark_reported([record.key for record in records])
+            total += len(records)
+            logger.info("reported %d outcome(s) from the store", len(records),
+                        extra={"worker": self.worker_id})
+            if len(records) < limit:
+                return total
+
+    def reconcile_stuck(self) -> int:
+        """Settle sends begun more than ``stuck_after`` s ago and never finished: 'unknown outcome'."""
+        older_than = utcnow() - timedelta(seconds=self.options.stuck_after)
+        records = self.store.stuck_sending(older_than, 1000)
+        for record in records:
+            self._record(outcomes.unknown_outcome(record.key))
+            if self.metrics:
+                self.metrics.failed.labels(record.provider or "unknown", outcomes.UNKNOWN_OUTCOME_CODE).inc()
+        if records:
+            self.journal.flush(timeout=30)
+            logger.warning("%d send(s) left unfinished by a dead worker: reported as unknown outcome, "
+                           "not re-sent", len(records), extra={"worker": self.worker_id})
+            self._backlog_due = True
+        return len(records)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self._drop_prefetched()
+        self._claimer.shutdown(wait=True)
+        self._executor.shutdown(wait=True)
+        self.journal.flush(timeout=30)

@@ -1,0 +1,150 @@
+"""What the dispatcher tells Odoo about one message (`report_results` entries), and how it is kept.
+
+An entry is ``{key, outcome, provider_message_id, error_code, reason, retry_after, segments,
+number_rejected}`` with ``outcome`` one of ``sent``, ``failed``, ``opted_out``, ``retry``. Every
+entry of a message handed to a provider is also written in the store's sent log (its ``error``
+column holds the entry's details as JSON), so that it can be reported again after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
+
+from .core.errors import Classification, Outcome
+from .gateways import SendResult
+from .store import SentRecord
+
+ReportOutcome = Literal["sent", "failed", "opted_out", "retry"]
+
+UNKNOWN_OUTCOME_CODE = "unknown_outcome"
+UNKNOWN_OUTCOME_REASON = (
+    "outcome unknown: the sync service stopped between the provider call and recording its answer; "
+    "not re-sent, to avoid a duplicate (check the provider's logs, then send a new SMS if needed)"
+)
+OPTED_OUT_BEFORE_SEND_CODE = "opted_out"
+OPTED_OUT_BEFORE_SEND_REASON = "recipient opted out after the message was queued: not sent"
+NO_ACCOUNT_CODE = "no_account"
+NO_ACCOUNT_RETRY_AFTER = 300.0
+
+# Refusals that say the NUMBER is wrong (Odoo then flags the contact's number as rejected).
+_TWILIO_REJECTED = frozenset({"21211", "21614"})
+_VONAGE_REJECTED = frozenset({"3", "6", "33"})
+_PLIVO_REJECTED_WORDS = ("destination number", "invalid dst", "dst parameter")
+
+
+class ReportEntry(TypedDict):
+    key: str
+    outcome: ReportOutcome
+    provider_message_id: str | None
+    error_code: str | None
+    reason: str | None
+    retry_after: float | None
+    segments: int
+    number_rejected: bool
+
+
+def entry(
+    key: str,
+    outcome: ReportOutcome,
+    *,
+    provider_message_id: str | None = None,
+    error_code: str | None = None,
+    reason: str | None = None,
+    retry_after: float | None = None,
+    segments: int = 1,
+    number_rejected: bool = False,
+) -> ReportEntry:
+    return ReportEntry(
+        key=key, outcome=outcome, provider_message_id=provider_message_id, error_code=error_code,
+        reason=reason, retry_after=retry_after, segments=max(int(segments), 1),
+        number_rejected=number_rejected,
+    )
+
+
+def number_rejected(provider: str, classification: Classification) -> bool:
+    """True when a permanent refusal blames the destination number itself (invalid, not mobile)."""
+    if classification.outcome is not Outcome.PERMANENT:
+        return False
+    code = classification.code
+    if provider == "twilio":
+        return code in _TWILIO_REJECTED
+    if provider == "vonage":
+        return code in _VONAGE_REJECTED
+    if provider == "plivo":
+        reason = classification.reason.lower()
+        return any(words in reason for words in _PLIVO_REJECTED_WORDS)
+    return False
+
+
+def from_result(provider: str, result: SendResult, *, retry_after: float | None = None) -> ReportEntry:
+    """The final entry of a provider answer; a retryable answer becomes ``retry`` (stays queued in Odoo)."""
+    c = result.classification
+    if c.outcome is Outcome.SENT:
+        return entry(result.key, "sent", provider_message_id=result.provider_message_id,
+                     segments=result.segments)
+    if c.outcome is Outcome.OPTED_OUT:
+        return entry(result.key, "opted_out", error_code=c.code, reason=c.reason, segments=result.segments)
+    if c.retryable:
+        delay = retry_after if retry_after is not None else c.retry_after
+        return entry(result.key, "retry", error_code=c.code, reason=c.reason, retry_after=delay,
+                     segments=result.segments)
+    return entry(result.key, "failed", error_code=c.code, reason=c.reason, segments=result.segments,
+                 number_rejected=number_rejected(provider, c))
+
+
+def unknown_outcome(key: str) -> ReportEntry:
+    return entry(key, "failed", error_code=UNKNOWN_OUTCOME_CODE, reason=UNKNOWN_OUTCOME_REASON)
+
+
+# --------------------------------------------------------------------------- the sent log
+
+
+def store_state(report: ReportEntry) -> Literal["sent", "failed"]:
+    return "sent" if report["outcome"] == "sent" else "failed"
+
+
+def encode_details(report: ReportEntry) -> str:
+    """The ``error`` column of the sent log: the entry without its key and provider id."""
+    details = {
+        name: value for name, value in report.items()
+        if name not in ("key", "provider_message_id") and value is not None and value is not False
+    }
+    return json.dumps(details, separators=(",", ":"), sort_keys=True)
+
+
+def _details(text: str | None) -> Mapping[str, Any]:
+    if not text:
+        return {}
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return {"reason": text}
+    return decoded if isinstance(decoded, dict) else {"reason": text}
+
+
+def from_record(record: SentRecord) -> ReportEntry:
+    """The entry to report for a finished send found in the store (after a crash or a re-offer)."""
+    details = _details(record.error)
+    outcome = details.get("outcome")
+    if record.state == "sent":
+        outcome = "sent"
+    elif outcome not in ("failed", "opted_out", "retry"):
+        outcome = "failed"
+    retry_after = details.get("retry_after")
+    return entry(
+        record.key,
+        outcome,
+        provider_message_id=record.provider_message_id,
+        error_code=details.get("error_code"),
+        reason=details.get("reason"),
+        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        segments=int(details.get("segments") or 1),
+        number_rejected=bool(details.get("number_rejected")),
+    )
+
+
+def resendable(record: SentRecord) -> bool:
+    """A 'failed' record whose attempts the provider all refused as transient: nothing went out."""
+    return record.state == "failed" and _details(record.error).get("outcome") == "retry"

@@ -1,0 +1,327 @@
+"""The dispatcher end to end: a real Odoo (fixture ``odoo_server``), the real provider simulator on loopback,
+a SQLite store; delivery receipts come back through the webhook role (uvicorn) and the inbox applier.
+No mocks: faults are the simulator's, opt-outs are Odoo's."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from outbox_helpers import (
+    INVALID,
+    NOT_MOBILE,
+    RUN,
+    cancel_queued,
+    counts_for,
+    deactivate_accounts,
+    fresh_number,
+    make_account,
+    provider_states,
+    queue_sms,
+    sms_rows,
+    wait_for,
+)
+from prometheus_client import CollectorRegistry
+
+from odoo_server import OdooServer
+from sync_service.accounts import AccountCache
+from sync_service.applier import InboxApplier
+from sync_service.config import load_settings
+from sync_service.dispatch_metrics import DispatcherMetrics
+from sync_service.dispatcher import BatchSummary, Dispatcher, DispatchOptions
+from sync_service.odoo_client import OdooClient
+from sync_service.outbox import OdooOutbox
+from sync_service.send_journal import SendJournal
+from sync_service.simulator import FaultKind, ProviderSimulator
+from sync_service.store import Store
+from sync_service.webhook_role import build_webhook_app
+
+# --------------------------------------------------------------------------- servers and Odoo
+
+
+class LiveServer:
+    """uvicorn on a socket bound first (the app needs its own public URL), in a thread."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def serve(self, app: Any) -> LiveServer:
+        self._server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off", access_log=False))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(10)
+        self._socket.close()
+
+
+@pytest.fixture(scope="module")
+def client(odoo_server: OdooServer) -> OdooClient:
+    settings = load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
+                             odoo_login="admin", odoo_password="admin")
+    return OdooClient.connect(settings)
+
+
+_workers = itertools.count(1)
+POLICY_FIELDS = ["hour_start", "hour_end", "cap_count", "day_mon", "day_tue", "day_wed", "day_thu", "day_fri",
+                 "day_sat", "day_sun"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def open_policies(client: OdooClient) -> Iterator[None]:
+    """Marketing SMS may go at any hour, any day, without frequency cap (the tests ignore the wall clock)."""
+    policies = client.call("sms.compliance.policy", "search_read", [], POLICY_FIELDS)
+    days = {name: True for name in POLICY_FIELDS if name.startswith("day_")}
+    wide = {"hour_start": 0, "hour_end": 24, "cap_count": 0, **days}
+    client.call("sms.compliance.policy", "write", [p["id"] for p in policies], wide)
+    yield
+    for policy in policies:
+        client.call("sms.compliance.policy", "write", [policy["id"]], {f: policy[f] for f in POLICY_FIELDS})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def archive_accounts(client: OdooClient) -> Iterator[None]:
+    yield
+    deactivate_accounts(client)
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[ProviderSimulator]:
+    sim = ProviderSimulator(seed=7, not_mobile_numbers=[NOT_MOBILE], callback_workers=8).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture(scope="module")
+def twilio_account(client: OdooClient, simulator: ProviderSimulator) -> int:
+    """A Twilio account at the simulator, created before the webhook role reads the secrets."""
+    return make_account(client, simulator, signs_webhooks=True)
+
+
+@pytest.fixture(scope="module")
+def receipts(
+    client: OdooClient, odoo_server: OdooServer, tmp_path_factory: pytest.TempPathFactory, twilio_account: int
+) -> Iterator[str]:
+    """The webhook role and the inbox applier, as `sms-sync run --role webhooks` runs them; its public URL."""
+    live = LiveServer()
+    store = Store.from_url(f"sqlite:///{tmp_path_factory.mktemp('inbox') / 'inbox.db'}")
+    settings = load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database, odoo_login="admin",
+                             odoo_password="admin", public_base_url=live.url)
+    applier_client = OdooClient.connect(settings)
+    applier = InboxApplier(store, applier_client, worker_id="test-applier", backoff_base=0.2, backoff_cap=2.0)
+    lock = threading.Lock()
+
+    def accounts() -> list[dict[str, Any]]:
+        with lock:
+            return list(client.call("sms.marketing.api", "get_provider_accounts"))
+
+    app = build_webhook_app(settings, store, accounts, lambda: True, on_event=lambda *_: applier.wake(),
+                            refresh_seconds=5)
+    live.serve(app)
+    stop = threading.Event()
+    thread = threading.Thread(target=applier.run, args=(stop, 0.2), daemon=True)
+    thread.start()
+    yield live.url
+    stop.set()
+    thread.join(10)
+    live.stop()
+    store.close()
+
+
+@pytest.fixture(autouse=True)
+def clean(client: OdooClient, simulator: ProviderSimulator) -> None:
+    cancel_queued(client)
+    simulator.reset()
+    simulator.configure_callbacks(enabled=True, duplicate=False, out_of_order=False, delay=0.0)
+
+
+@pytest.fixture
+def make_dispatcher(client: OdooClient, tmp_path: Path) -> Iterator[Callable[..., Dispatcher]]:
+    made: list[tuple[Dispatcher, SendJournal, AccountCache, Store]] = []
+
+    def factory(callback_base_url: str | None = None, **options: Any) -> Dispatcher:
+        store = Store.from_url(f"sqlite:///{tmp_path / 'sync.db'}")
+        outbox = OdooOutbox(client)
+        accounts = AccountCache(outbox.provider_accounts, refresh_seconds=60)
+        journal = SendJournal(store)
+        defaults = {"batch_size": 250, "concurrency": 16, "retry_base": 0.05, "retry_cap": 1.0,
+                    "max_attempts": 8, "poll_interval": 0.2}
+        dispatcher = Dispatcher(outbox, accounts, journal, worker_id=f"test-{next(_workers)}",
+                                options=DispatchOptions(**{**defaults, **options}),
+                                metrics=DispatcherMetrics.create(CollectorRegistry()),
+                                callback_base_url=callback_base_url)
+        made.append((dispatcher, journal, accounts, store))
+        return dispatcher
+
+    yield factory
+    for dispatcher, journal, accounts, store in made:
+        dispatcher.close()
+        journal.close()
+        accounts.close()
+        store.close()
+
+
+def drain(dispatcher: Dispatcher, timeout: float = 90.0) -> list[BatchSummary]:
+    """Dispatch until Odoo has nothing claimable left."""
+    dispatcher.maintain(force=True)
+    summaries = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summary = dispatcher.run_once()
+        if summary.claimed == 0:
+            return summaries
+        summaries.append(summary)
+    raise AssertionError(f"the queue did not drain within {timeout} s")
+
+
+# --------------------------------------------------------------------------- acceptance
+
+
+def test_a_thousand_sms_go_out_once_each_and_end_delivered(
+    client: OdooClient,
+    simulator: ProviderSimulator,
+    receipts: str,
+    make_dispatcher: Callable[..., Dispatcher],
+    twilio_account: int,
+) -> None:
+    keys = queue_sms(client, twilio_account, [fresh_number() for _ in range(1000)])
+    dispatcher = make_dispatcher(callback_base_url=receipts)
+
+    summaries = drain(dispatcher)
+
+    assert sum(s.sent for s in summaries) == 1000
+    assert sum(s.reported for s in summaries) == 1000
+    assert counts_for(simulator, keys) == [1] * 1000
+    assert max(simulator.count_by_key().values()) == 1
+    assert set(provider_states(client, keys)) == set(keys)
+    assert {row["state"] for row in sms_rows(client, keys, ["state"]).values()} == {"pending"}
+    wait_for(lambda: set(provider_states(client, keys).values()) == {"delivered"}, 90,
+             "1,000 delivery receipts applied in Odoo")
+
+
+def test_transient_faults_are_retried_and_bad_numbers_fail_with_the_number_flagged(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    account = make_account(client, simulator)
+    good = queue_sms(client, account, [fresh_number() for _ in range(400)])
+    invalid = queue_sms(client, account, [INVALID])
+    partner = client.call("res.partner", "create", {"name": "Landline Lou", "mobile": NOT_MOBILE})
+    not_mobile = queue_sms(client, account, [NOT_MOBILE], partner_id=partner)
+    # ~21% of requests fail transiently: 500, 429 with Retry-After, and a slow 504 (the "timeout" fault).
+    simulator.inject(FaultKind.HTTP_500, ratio=0.07)
+    simulator.inject(FaultKind.HTTP_429, ratio=0.075, retry_after=0.2)
+    simulator.inject(FaultKind.TIMEOUT, ratio=0.08, delay=0.3)
+    dispatcher = make_dispatcher()
+
+    summaries = drain(dispatcher)
+
+    assert counts_for(simulator, good) == [1] * 400
+    assert max(simulator.count_by_key().values()) == 1
+    assert set(provider_states(client, good)) == set(good)
+    assert sum(s.sent for s in summaries) == 400 and sum(s.retry for s in summaries) == 0
+    assert len(simulator.received()) == 400  # faults record nothing
+    assert dispatcher.metrics is not None
+    retries = dispatcher.metrics.retries.labels("twilio")._value.get()
+    assert retries >= 60  # about a fifth of ~500 calls
+    bad = sms_rows(client, invalid + not_mobile, ["state", "failure_type", "sms_last_error"])
+    assert {row["state"] for row in bad.values()} == {"error"}
+    assert {row["failure_type"] for row in bad.values()} == {"sms_rejected_number"}
+    assert "21211" in bad[invalid[0]]["sms_last_error"] and "not a valid phone number" in bad[invalid[0]][
+        "sms_last_error"]
+    assert "21614" in bad[not_mobile[0]]["sms_last_error"]
+    [flagged] = client.call("res.partner", "read", [partner], ["sms_number_rejected"])
+    assert flagged["sms_number_rejected"] and "21614" in flagged["sms_number_rejected"]
+
+
+def test_a_provider_outage_leaves_messages_queued_then_they_go_once(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    account = make_account(client, simulator)
+    keys = queue_sms(client, account, [fresh_number() for _ in range(5)])
+    simulator.inject(FaultKind.HTTP_500)  # every request
+    dispatcher = make_dispatcher(max_attempts=2, final_retry_after=1.0)
+
+    [summary] = drain(dispatcher)
+
+    assert summary.retry == 5 and summary.sent == 0
+    rows = sms_rows(client, keys, ["state", "sms_attempts", "sms_defer_until", "sms_claim_worker"])
+    assert {row["state"] for row in rows.values()} == {"outgoing"}
+    assert all(row["sms_attempts"] == 1 and row["sms_defer_until"] and not row["sms_claim_worker"]
+               for row in rows.values())
+    simulator.clear_faults()
+    time.sleep(1.5)  # Odoo's deferral
+
+    summaries = drain(dispatcher)
+
+    assert sum(s.sent for s in summaries) == 5
+    assert counts_for(simulator, keys) == [1] * 5
+    assert set(provider_states(client, keys)) == set(keys)
+
+
+def test_a_stop_received_after_the_claim_is_honoured(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    account = make_account(client, simulator)
+    france = client.call("res.country", "search", [("code", "=", "FR")])[0]
+    stopper, keeper = fresh_number(), fresh_number()
+    partners = [client.call("res.partner", "create", {
+        "name": f"Client {number}", "mobile": number, "country_id": france,
+        "sms_consent_state": "opted_in", "sms_consent_note": "test"}) for number in (stopper, keeper)]
+    keys = [
+        queue_sms(client, account, [number], body="Spring sale: -20% today", sms_kind="marketing",
+                  partner_id=partner)[0]
+        for number, partner in zip((stopper, keeper), partners, strict=True)
+    ]
+    dispatcher = make_dispatcher()
+    claim = dispatcher.outbox.claim(dispatcher.worker_id, 10, 60)
+    assert sorted(m.key for m in claim.messages) == sorted(keys)
+
+    client.call("sms.marketing.api", "apply_inbound_keyword", stopper, "opt_out", f"SM-stop-{RUN}", "STOP")
+    summary = dispatcher.process(claim)
+
+    assert summary.sent == 1 and summary.opted_out == 1
+    assert counts_for(simulator, keys) == [0, 1]
+    rows = sms_rows(client, keys[:1], ["state", "sms_last_error"])
+    assert rows[keys[0]]["state"] == "error" and "opted out" in rows[keys[0]]["sms_last_error"]
+    assert set(provider_states(client, keys)) == {keys[1]}
+
+
+def test_each_account_stays_under_its_rate_in_every_second(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    account = make_account(client, simulator, rate=20)
+    long_body = "Your parcel is on its way. " * 7  # 189 GSM-7 characters: 2 segments
+    keys = queue_sms(client, account, [fresh_number() for _ in range(40)])
+    keys += queue_sms(client, account, [fresh_number() for _ in range(10)], body=long_body)
+    dispatcher = make_dispatcher(concurrency=32)
+
+    started = time.monotonic()
+    drain(dispatcher)
+    elapsed = time.monotonic() - started
+
+    received = sorted((m.received_at, m.segments) for m in simulator.received())
+    assert sum(segments for _, segments in received) == 60 and counts_for(simulator, keys) == [1] * 50
+    busiest = max(sum(s for t, s in received if start <= t < start + 1.0) for start, _ in received)
+    assert busiest <= 20
+    assert elapsed >= 2.0  # 60 segments at 20/s: the first 20 at once, then two more windows
