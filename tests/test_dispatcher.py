@@ -5,7 +5,6 @@ No mocks: faults are the simulator's, opt-outs are Odoo's."""
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from outbox_helpers import (
     INVALID,
     NOT_MOBILE,
@@ -30,6 +28,7 @@ from outbox_helpers import (
 )
 from prometheus_client import CollectorRegistry
 
+from live_server import LiveServer
 from odoo_server import OdooServer
 from sync_service.accounts import AccountCache
 from sync_service.applier import InboxApplier
@@ -44,36 +43,6 @@ from sync_service.store import Store
 from sync_service.webhook_role import build_webhook_app
 
 # --------------------------------------------------------------------------- servers and Odoo
-
-
-class LiveServer:
-    """uvicorn on a socket bound first (the app needs its own public URL), in a thread."""
-
-    def __init__(self) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def serve(self, app: Any) -> LiveServer:
-        self._server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off", access_log=False))
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
-        self._socket.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,8 +12,8 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 
+from live_server import LiveServer
 from odoo_server import OdooServer
 from sync_service.applier import API, PARKED_PREFIX, InboxApplier, replay
 from sync_service.config import ConfigError, Settings, load_settings
@@ -40,36 +39,6 @@ def fresh_number() -> str:
 
 
 # --------------------------------------------------------------------------- servers
-
-
-class LiveServer:
-    """uvicorn on a socket bound first (the app needs its own public URL), in a thread."""
-
-    def __init__(self) -> None:
-        # IPPROTO_TCP: asyncio sets TCP_NODELAY only then (else ~40 ms per keep-alive request)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def serve(self, app: Any) -> LiveServer:
-        config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]})
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
-        self._socket.close()
 
 
 @pytest.fixture(scope="module")
