@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from .core.cart_schedule import Timer
 from .store import Store, StoreUnavailable
 from .store.models import UTCDateTime
-from .store.store import _WRITE_OPTION
+from .store.store import WRITE_OPTION
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -129,7 +129,7 @@ class CartTimers:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with self.store.engine.connect() as conn:
-            conn.execution_options(**{_WRITE_OPTION: True})  # SQLite: BEGIN IMMEDIATE
+            conn.execution_options(**{WRITE_OPTION: True})  # SQLite: BEGIN IMMEDIATE
             with conn.begin():
                 yield conn
 

@@ -87,7 +87,7 @@ class MailingMailing(models.Model):
                                                                   ("sms_may_receive_marketing", "=", True)]):
                 consenting.setdefault(partner.sms_number, partner)
             recent = Sms._sms_recent_marketing_counts(valid, now)
-            window_open = {}
+            window_open, countries = {}, {}
             for number in valid:
                 if number in blacklisted:
                     counts["opted_out"] += 1
@@ -96,7 +96,7 @@ class MailingMailing(models.Model):
                 if not partner:
                     counts["no_consent"] += 1
                     continue
-                country, tz_name = Sms._sms_destination(number, partner)
+                country, tz_name = Sms._sms_destination(number, partner, countries)
                 policy = Policy._for_destination(country, partner.state_id)
                 if policy.cap_count and len([t for t in recent.get(number, [])
                                              if t > now - timedelta(hours=policy.cap_hours)]) >= policy.cap_count:

@@ -196,15 +196,20 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             missing_number._sms_cancel("sms_number_missing")
             to_send -= missing_number
         Account = self.env["sms.provider.account"]
-        messages = []
+        accounts = Account.sudo().search([])  # routed in Python: one search per claim, not one per SMS
+        by_account = {}
         for sms in to_send:
-            account = sms.sms_account_id or Account._route(sms.number)
-            sms.write({"sms_claim_worker": worker_id, "sms_claim_expires": expires,
-                       "sms_account_id": account.id, "sms_defer_until": False, "sms_defer_reason": False})
-            messages.append({
-                "key": sms.uuid, "number": sms.number, "body": sms.body or "", "account_id": account.id or False,
-                "kind": sms.sms_kind, "mailing_id": sms.mailing_id.id or False,
-            })
+            account = sms.sms_account_id or Account._route(sms.number, accounts)
+            by_account.setdefault(account, Sms.browse())
+            by_account[account] |= sms
+        for account, records in by_account.items():
+            records.write({"sms_claim_worker": worker_id, "sms_claim_expires": expires,
+                           "sms_account_id": account.id, "sms_defer_until": False, "sms_defer_reason": False})
+        messages = [{
+            "key": sms.uuid, "number": sms.number, "body": sms.body or "",
+            "account_id": sms.sms_account_id.id or False, "kind": sms.sms_kind,
+            "mailing_id": sms.mailing_id.id or False,
+        } for sms in to_send]
         return {
             "messages": messages, "deferred": len(deferred),
             "canceled": sum(len(records) for records in canceled.values()), "scanned": len(candidates),
@@ -237,12 +242,14 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         now = self.env.cr.now()
         updated = 0
         sent_sms = Sms.browse()
+        accepted = []
         for sms in all_sms:
             result = by_key[sms.uuid]
             outcome = result.get("outcome")
             if outcome == "sent":
                 if sms.uuid not in already:
-                    ProviderMessage.create({
+                    already.add(sms.uuid)
+                    accepted.append({
                         "sms_uuid": sms.uuid, "provider_message_id": result.get("provider_message_id") or False,
                         "account_id": sms.sms_account_id.id, "provider": sms.sms_account_id.provider,
                         "number": sms.number, "partner_id": sms.partner_id.id,
@@ -277,6 +284,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             else:
                 raise UserError(_("Unknown outcome %(outcome)r for SMS %(key)s", outcome=outcome, key=sms.uuid))
             updated += 1
+        if accepted:
+            ProviderMessage.create(accepted)
         if sent_sms:
             sent_sms.write({"state": "pending", "failure_type": False, "to_delete": True,
                             "sms_claim_worker": False, "sms_claim_expires": False})

@@ -74,9 +74,10 @@ class SmsProviderAccount(models.Model):
         return [p.strip().lstrip("+") for p in (self.country_prefixes or "").split(",") if p.strip()]
 
     @api.model
-    def _route(self, number):
-        """The account for an E.164 number: longest matching prefix, else the default, else the first."""
-        accounts = self.sudo().search([])
+    def _route(self, number, accounts=None):
+        """The account for an E.164 number: longest matching prefix, else the default, else the first.
+        Pass `accounts` (all active accounts, sudo) to route many numbers with one search."""
+        accounts = self.sudo().search([]) if accounts is None else accounts
         digits = (number or "").lstrip("+")
         best, best_len = None, -1
         for account in accounts:

@@ -52,9 +52,11 @@ class SmsSms(models.Model):
 
     # ------------------------------------------------------------------ gate
     @api.model
-    def _sms_destination(self, number, partner):
+    def _sms_destination(self, number, partner, countries=None):
         """(country, time zone name) of a destination: the number's region and its time-zone data, else the
-        contact's tz, else the company's, else UTC."""
+        contact's tz, else the company's, else UTC. `countries` ({region code: country}) caches the look-ups
+        of one batch."""
+        countries = {} if countries is None else countries
         country, tz_name = self.env["res.country"], None
         try:
             parsed = phonenumbers.parse(number, None)
@@ -63,7 +65,9 @@ class SmsSms(models.Model):
         if parsed:
             region = phonenumbers.region_code_for_number(parsed)
             if region:
-                country = self.env["res.country"].sudo().search([("code", "=", region)], limit=1)
+                if region not in countries:
+                    countries[region] = self.env["res.country"].sudo().search([("code", "=", region)], limit=1)
+                country = countries[region]
             zones = [z for z in phone_timezone.time_zones_for_number(parsed) if "/" in z and z != "Etc/Unknown"]
             if len(zones) == 1:
                 tz_name = zones[0]
@@ -85,10 +89,10 @@ class SmsSms(models.Model):
         recent = self._sms_recent_marketing_counts(numbers, now)
         Policy = self.env["sms.compliance.policy"]
         to_send, deferred, canceled = self.browse(), self.browse(), {}
-        planned = {}
+        planned, countries = {}, {}
         for sms in self:
             partner = sms.partner_id or consenting.get(sms.number) or Partner.browse()
-            country, tz_name = self._sms_destination(sms.number, partner)
+            country, tz_name = self._sms_destination(sms.number, partner, countries)
             policy = Policy._for_destination(country, partner.state_id)
             if sms.sms_kind == "consent":
                 to_send |= sms

@@ -40,7 +40,7 @@ R = TypeVar("R")
 
 WRITE_PROBE_KEY = "_store.write_probe"
 MAX_ERROR_CHARS = 2000
-_WRITE_OPTION = "sms_sync_write"
+WRITE_OPTION = "sms_sync_write"
 
 
 class StoreError(Exception):
@@ -104,7 +104,7 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # Writers take the write lock at BEGIN: no read-then-upgrade deadlock between processes.
-        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -188,7 +188,7 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with self._engine.connect() as conn:
-            conn.execution_options(**{_WRITE_OPTION: True})
+            conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
 
