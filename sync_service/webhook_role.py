@@ -30,7 +30,7 @@ from .core.signatures import VONAGE_METHODS, VonageMethod
 from .logging_setup import register_secrets
 from .store import Store
 from .webhooks import EventCallback, SigningConfig, create_app
-from .webhooks.signing import PROVIDERS
+from .webhooks.signing import PROVIDERS, Provider
 
 logger = logging.getLogger("sync_service.webhook_role")
 
@@ -55,34 +55,40 @@ def _secret(value: Any) -> str | None:
 def signing_from_accounts(
     accounts: Sequence[Mapping[str, Any]], *, vonage_signature_method: VonageMethod = "md5hash"
 ) -> SigningConfig:
-    """Webhook secrets of the first account of each provider (Odoo's order: sequence, id).
+    """Webhook secrets of every account, by provider (Odoo's order: sequence, id).
 
-    A Vonage account may name its own ``webhook_signature_method``. Accounts of a provider
-    already served, with a different secret, are reported (their webhooks would be refused).
+    The first account of a provider gives the primary secret; the others (several Twilio
+    sub-accounts, a second Vonage key ...) are accepted too: a webhook is taken when any secret of
+    its provider signs it. A Vonage account may name its own ``webhook_signature_method``.
     """
-    chosen: dict[str, Mapping[str, Any]] = {}
+    primary: dict[str, tuple[str, VonageMethod]] = {}
+    others: list[tuple[Provider, str, VonageMethod | None]] = []
     for account in accounts:
         provider = account.get("provider")
-        if provider not in PROVIDERS:
+        secret = _webhook_secret(account)
+        if provider not in PROVIDERS or not secret:
             continue
-        if provider not in chosen:
-            chosen[provider] = account
-        elif _webhook_secret(account) != _webhook_secret(chosen[provider]):
-            logger.warning(
-                "several %s accounts with different webhook secrets: only account %s signs webhooks, "
-                "account %s does not", provider, chosen[provider].get("id"), account.get("id"),
-            )
-    vonage = chosen.get("vonage", {})
-    method = vonage.get("webhook_signature_method") or vonage_signature_method
-    if method not in VONAGE_METHODS:
-        logger.warning("unknown Vonage signature method %r: using %s", method, vonage_signature_method)
-        method = vonage_signature_method
+        method = _vonage_method(account, vonage_signature_method) if provider == "vonage" else None
+        if provider not in primary:
+            primary[provider] = (secret, method or vonage_signature_method)
+        elif (secret, method or vonage_signature_method) != primary[provider]:
+            others.append((cast(Provider, provider), secret, method))
     return SigningConfig(
-        twilio_auth_token=_webhook_secret(chosen.get("twilio", {})),
-        plivo_auth_token=_webhook_secret(chosen.get("plivo", {})),
-        vonage_signature_secret=_webhook_secret(vonage),
-        vonage_signature_method=cast(VonageMethod, method),
+        twilio_auth_token=primary.get("twilio", (None,))[0],
+        plivo_auth_token=primary.get("plivo", (None,))[0],
+        vonage_signature_secret=primary.get("vonage", (None,))[0],
+        vonage_signature_method=primary.get("vonage", (None, vonage_signature_method))[1],
+        other_secrets=tuple(others),
     )
+
+
+def _vonage_method(account: Mapping[str, Any], default: VonageMethod) -> VonageMethod:
+    method = account.get("webhook_signature_method") or default
+    if method not in VONAGE_METHODS:
+        logger.warning("unknown Vonage signature method %r on account %s: using %s",
+                       method, account.get("id"), default)
+        return default
+    return cast(VonageMethod, method)
 
 
 def _webhook_secret(account: Mapping[str, Any]) -> str | None:
@@ -153,13 +159,8 @@ class _SigningSource:
                 self._busy = False
 
 
-def _secrets_by_provider(signing: SigningConfig) -> tuple[str | None, ...]:
-    by_name = {
-        "twilio": signing.twilio_auth_token,
-        "plivo": signing.plivo_auth_token,
-        "vonage": signing.vonage_signature_secret,
-    }
-    return tuple(by_name[name] for name in PROVIDERS)
+def _secrets_by_provider(signing: SigningConfig) -> tuple[int, ...]:
+    return tuple(len(signing.keys(name)) for name in PROVIDERS)
 
 
 class WebhookRoleApp(FastAPI):

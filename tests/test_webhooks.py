@@ -14,6 +14,7 @@ from sqlalchemy import event
 from live_server import LiveServer
 from sync_service.core.signatures import plivo_v3_signature, twilio_signature, vonage_sig
 from sync_service.store import Store
+from sync_service.webhook_role import signing_from_accounts
 from sync_service.webhooks import SigningConfig, create_app
 
 PUBLIC = "https://sms.example.com/hooks"  # behind a proxy that strips /hooks
@@ -413,3 +414,56 @@ def test_oversized_body_is_refused_unread(server: LiveServer, store: Store) -> N
     assert response.status_code == 413
     assert "body larger than" in response.json()["error"]
     assert store.backlog() == 0
+
+
+# --------------------------------------------------------------------------- several accounts per provider
+
+
+SECOND_TWILIO_TOKEN = "second-subaccount-auth-token"
+SECOND_VONAGE_SECRET = "second-vonage-signature-secret"
+ACCOUNTS = [  # what sms.marketing.api.get_provider_accounts returns, in Odoo's order
+    {"id": 1, "provider": "twilio", "secret": TWILIO_TOKEN},
+    {"id": 2, "provider": "twilio", "secret": SECOND_TWILIO_TOKEN},
+    {"id": 3, "provider": "twilio", "secret": TWILIO_TOKEN},  # same token as account 1
+    {"id": 4, "provider": "vonage", "webhook_secret": VONAGE_SECRET, "webhook_signature_method": "sha256"},
+    {"id": 5, "provider": "vonage", "webhook_secret": SECOND_VONAGE_SECRET,
+     "webhook_signature_method": "md5"},
+    {"id": 6, "provider": "plivo", "secret": "  "},  # no secret: serves nothing
+    {"id": 7, "provider": "console", "secret": "ignored"},
+]
+
+
+def test_signing_from_accounts_keeps_every_account_of_a_provider() -> None:
+    signing = signing_from_accounts(ACCOUNTS)
+    assert [secret for secret, _ in signing.keys("twilio")] == [TWILIO_TOKEN, SECOND_TWILIO_TOKEN]
+    assert signing.keys("vonage") == [(VONAGE_SECRET, "sha256"), (SECOND_VONAGE_SECRET, "md5")]
+    assert signing.keys("plivo") == []
+    assert set(signing.secrets()) == {TWILIO_TOKEN, SECOND_TWILIO_TOKEN, VONAGE_SECRET, SECOND_VONAGE_SECRET}
+    assert SECOND_TWILIO_TOKEN not in repr(signing)
+
+
+def test_webhooks_signed_by_any_account_of_the_provider_are_stored(
+    serve: ServerFactory, store: Store
+) -> None:
+    server = serve(store, signing=signing_from_accounts(ACCOUNTS))
+    path = "/webhooks/twilio/status"
+    for sid, token in (("SMfirst", TWILIO_TOKEN), ("SMsecond", SECOND_TWILIO_TOKEN)):
+        params = {**STATUS, "MessageSid": sid}
+        signature = twilio_signature(token, PUBLIC + path, params)
+        response = requests.post(
+            server.url + path, data=params, headers={"X-Twilio-Signature": signature}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+    stranger = {**STATUS, "MessageSid": "SMstranger"}
+    forged = twilio_signature("a-token-of-nobody-here", PUBLIC + path, stranger)
+    response = requests.post(
+        server.url + path, data=stranger, headers={"X-Twilio-Signature": forged}, timeout=10
+    )
+    assert response.status_code == 403
+    second_vonage = {"messageId": "0B9", "status": "delivered", "timestamp": str(int(NOW))}
+    second_vonage["sig"] = vonage_sig(second_vonage, SECOND_VONAGE_SECRET, "md5")
+    response = requests.post(server.url + "/webhooks/vonage/status", data=second_vonage, timeout=10)
+    assert response.status_code == 200, response.text
+    assert sorted(event.dedup_key for event in _events(store)) == [
+        "0B9:delivered", "SMfirst:delivered", "SMsecond:delivered"
+    ]
