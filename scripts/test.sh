@@ -20,7 +20,7 @@ grep -qs '^version_info = (18, 0' "$ODOO_SRC/odoo/release.py" \
 bash scripts/pg_ready.sh >/dev/null
 
 say "ruff (service code)"
-"$VENV/bin/ruff" check sync_service tests bench
+"$VENV/bin/ruff" check sync_service tests bench resilience
 say "docker-compose.yml"
 if command -v docker-compose >/dev/null; then
     env_file=.env; [[ -f $env_file ]] || env_file=.env.example

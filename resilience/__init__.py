@@ -1,0 +1,1 @@
+"""The resilience suite (``make resilience``): the real service, Odoo and provider simulator, disturbed."""

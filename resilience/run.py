@@ -1,0 +1,585 @@
+"""The resilience suite: ``make resilience`` (``.venv/bin/python -m resilience``).
+
+Each scenario queues a campaign of transactional SMS in a real Odoo (its own database, copied from the
+test template), runs the real service (``sms-sync run``, every role, as a subprocess) against the real
+provider simulator on loopback, disturbs it, lets it drain, and counts from the simulator's and Odoo's
+records: sent (keys the simulator accepted), delivered (Odoo shows the receipt applied), failed (Odoo shows
+a failure with its reason), duplicates (keys the simulator accepted more than once), lost (queued, then
+neither delivered nor failed with a reason). Exit 0 only when every scenario shows 0 duplicates and 0 lost.
+
+1. ``sigkill``: the service SIGKILLed ten times, each at a random moment 0.5-4 s after that run of it started
+   sending, and restarted at once.
+2. ``odoo-restart``: Odoo killed (SIGKILL), then stopped (SIGTERM), each time down for 10 s, mid-campaign.
+3. ``provider-faults``: 20 % of the provider's answers are transient faults (500, 429 with Retry-After,
+   a 504 after 0.5 s, and no answer within the client's 10 s read timeout).
+4. ``store-disk``: the service's SQLite store on its own tmpfs: the disk filled up for 15 s while the service
+   runs, then (service crashed) the mount made read-only for 15 s while it is restarted every 3 s.
+
+Status callbacks the service did not take (down, 503) are posted again by the suite, as a provider that
+retries callbacks would (:mod:`resilience.callbacks`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from sync_service.simulator import FaultKind, ProviderSimulator
+
+from . import figures
+from .callbacks import CallbackRetrier
+from .odoo import (
+    OdooProcess,
+    Rpc,
+    SetupError,
+    create_database,
+    database_exists,
+    drop_database,
+    free_port,
+    write_config,
+)
+
+TWILIO_SID, TWILIO_TOKEN = "AC00000000000000000000000000000001", "twilio-sim-token"
+SENDER = "+14155550100"
+SCENARIOS = ("sigkill", "odoo-restart", "provider-faults", "store-disk")
+DEFAULT_SIZES = {"sigkill": 10_000, "odoo-restart": 3_000, "provider-faults": 2_000, "store-disk": 2_000}
+SERVICE_SETTINGS = {  # SMS_SYNC_* of the service under test
+    "batch_size": 200, "lease_seconds": 30, "concurrency": 16, "poll_interval": 0.5, "max_attempts": 6,
+    "retry_base_seconds": 0.2, "retry_cap_seconds": 2.0, "stuck_after_seconds": 30, "odoo_timeout": 20,
+    "log_level": "INFO",
+}
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- the service under test
+
+
+class Service:
+    """``sms-sync run`` (every role) as a subprocess; its log appended to one file across restarts."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "sync_service.cli", "run"], env=self.env,
+                                            stdout=out, stderr=subprocess.STDOUT)
+        self.starts += 1
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+    def terminate(self, timeout: float = 90.0) -> int | None:
+        """SIGTERM (the service finishes what is in flight); its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code, self.process = self.process.returncode, None
+        return code
+
+
+# --------------------------------------------------------------------------- one scenario's set-up
+
+
+@dataclass
+class Campaign:
+    name: str
+    account_id: int
+    keys: list[str]
+
+
+@dataclass
+class Context:
+    rpc: Rpc
+    odoo: OdooProcess
+    run_dir: Path
+    rng: random.Random
+    services: list[Service] = field(default_factory=list)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def service(self, name: str, simulator: ProviderSimulator, store_dir: Path) -> tuple[Service, str]:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SMS_SYNC_")}
+        env.update({f"SMS_SYNC_{key.upper()}": str(value) for key, value in SERVICE_SETTINGS.items()})
+        env.update({
+            "SMS_SYNC_ODOO_URL": self.odoo.url, "SMS_SYNC_ODOO_DB": self.odoo.database,
+            "SMS_SYNC_ODOO_LOGIN": "admin", "SMS_SYNC_ODOO_PASSWORD": "admin",
+            "SMS_SYNC_STORE_URL": f"sqlite:///{store_dir / 'sync.db'}",
+            "SMS_SYNC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "SMS_SYNC_LISTEN_PORT": str(port),
+        })
+        service = Service(env, self.run_dir / f"{name}-service.log")
+        self.services.append(service)
+        return service, f"http://127.0.0.1:{port}"
+
+
+def queue_campaign(ctx: Context, name: str, simulator: ProviderSimulator, size: int, series: int) -> Campaign:
+    """A Twilio account at this scenario's simulator (the others archived) and ``size`` queued SMS."""
+    rpc = ctx.rpc
+    old = rpc.call("sms.provider.account", "search", [])
+    if old:
+        rpc.call("sms.provider.account", "write", old, {"active": False})
+    account = rpc.call("sms.provider.account", "create", {
+        "name": f"Resilience {name}", "provider": "twilio", "base_url": simulator.url,
+        "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "sender": SENDER,
+        "messages_per_second": 5000, "country_prefixes": "999", "sequence": 0,
+    })
+    keys: list[str] = []
+    for start in range(0, size, 1000):
+        vals = [{"number": f"+3367{series}{i:06d}", "body": f"Resilience {name}: your order {i} has shipped",
+                 "state": "outgoing", "sms_kind": "transactional", "sms_account_id": account}
+                for i in range(start, min(size, start + 1000))]
+        ids = rpc.call("sms.sms", "create", vals)
+        by_id = {row["id"]: row["uuid"] for row in rpc.call("sms.sms", "read", ids, ["uuid"])}
+        keys.extend(by_id[i] for i in ids)
+    return Campaign(name, account, keys)
+
+
+def odoo_rows(rpc: Rpc, campaign: Campaign) -> dict[str, figures.SmsRow]:
+    sms = rpc.call("sms.sms", "search_read", [("sms_account_id", "=", campaign.account_id)],
+                   ["uuid", "state", "failure_type", "sms_last_error"])
+    messages = rpc.call("sms.provider.message", "search_read", [("account_id", "=", campaign.account_id)],
+                        ["sms_uuid", "state"])
+    provider = {row["sms_uuid"]: row["state"] for row in messages}
+    rows = {}
+    for row in sms:
+        failure = " ".join(str(row[f]) for f in ("failure_type", "sms_last_error") if row[f])
+        rows[row["uuid"]] = figures.SmsRow(row["state"], failure, provider.get(row["uuid"]))
+    return rows
+
+
+def progress(ctx: Context, campaign: Campaign, simulator: ProviderSimulator) -> tuple[int, int, int]:
+    """(accepted by the provider, delivered in Odoo, failed in Odoo) right now."""
+    accepted = len(simulator.count_by_key())
+    delivered = ctx.rpc.call("sms.provider.message", "search_count",
+                             [("account_id", "=", campaign.account_id), ("state", "=", "delivered")])
+    failed = ctx.rpc.call("sms.sms", "search_count", [("sms_account_id", "=", campaign.account_id),
+                                                      ("state", "in", ["error", "canceled"])])
+    return accepted, delivered, failed
+
+
+def wait_sent(simulator: ProviderSimulator, campaign: Campaign, share: float, timeout: float = 300) -> None:
+    """Until the provider accepted ``share`` of the campaign."""
+    target = int(len(campaign.keys) * share)
+    deadline = time.monotonic() + timeout
+    while len(simulator.count_by_key()) < target and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def drain(ctx: Context, campaign: Campaign, simulator: ProviderSimulator, retrier: CallbackRetrier,
+          timeout: float) -> bool:
+    """Wait until every SMS of the campaign is delivered or failed with a reason; False on timeout."""
+    deadline = time.monotonic() + timeout
+    last_print = 0.0
+    while time.monotonic() < deadline:
+        accepted, delivered, failed = progress(ctx, campaign, simulator)
+        if time.monotonic() - last_print > 15:
+            say(f"  {campaign.name}: {accepted:,} accepted by the provider, {delivered:,} delivered, "
+                f"{failed:,} failed, {retrier.stats.outstanding} callbacks waiting for a retry")
+            last_print = time.monotonic()
+        if delivered + failed >= len(campaign.keys) and figures.settled(
+                odoo_rows(ctx.rpc, campaign).values()):
+            return True
+        time.sleep(2.0)
+    return False
+
+
+@dataclass
+class Outcome:
+    figures: figures.Figures
+    notes: list[str]
+
+
+@contextlib.contextmanager
+def scenario(ctx: Context, name: str, size: int, series: int, **simulator_options: Any) -> Iterator[
+        tuple[ProviderSimulator, Campaign, CallbackRetrier, list[str]]]:
+    seed = ctx.rng.randrange(1 << 30)
+    simulator = ProviderSimulator(seed=seed, callback_workers=8, **simulator_options).start()
+    retrier = CallbackRetrier(simulator).start()
+    try:
+        campaign = queue_campaign(ctx, name, simulator, size, series)
+        yield simulator, campaign, retrier, []
+    finally:
+        retrier.stop()
+        simulator.stop()
+
+
+def finish(ctx: Context, name: str, service: Service, campaign: Campaign, simulator: ProviderSimulator,
+           retrier: CallbackRetrier, notes: list[str], started: float, timeout: float) -> Outcome:
+    drained = drain(ctx, campaign, simulator, retrier, timeout)
+    seconds = time.monotonic() - started
+    code = service.terminate()
+    if not drained:
+        notes.append(f"did not drain within {timeout:.0f} s")
+    if code not in (0, None):
+        notes.append(f"the service exited with {code} on SIGTERM")
+    accepted, rows = simulator.count_by_key(), odoo_rows(ctx.rpc, campaign)
+    result = figures.count(name, campaign.keys, accepted, rows, seconds)
+    notes.append(retrier.stats.summary())
+    if result.unknown:
+        at_provider = sum(1 for key, row in rows.items()
+                          if figures.UNKNOWN_OUTCOME in row.failure and accepted.get(key))
+        notes.append(f"{result.unknown} unknown outcome(s), of which {at_provider} had in fact reached "
+                     "the provider")
+    if result.lost_keys:
+        notes.append(f"lost keys (first 5): {', '.join(result.lost_keys[:5])}")
+    if result.duplicate_keys:
+        notes.append(f"duplicate keys (first 5): {', '.join(result.duplicate_keys[:5])}")
+    return Outcome(result, notes)
+
+
+# --------------------------------------------------------------------------- the scenarios
+
+
+def run_sigkill(ctx: Context, size: int) -> Outcome:
+    name = "sigkill"
+    with scenario(ctx, name, size, 1) as (simulator, campaign, retrier, notes):
+        store = ctx.run_dir / name
+        store.mkdir()
+        service, _ = ctx.service(name, simulator, store)
+        started = time.monotonic()
+        service.start()
+        kills = []
+        for _ in range(10):
+            # Once this run of the service is sending (its start-up takes a few seconds), a random moment
+            # 0.5-4 s later: every kill lands while batches are being claimed, sent and reported.
+            before = len(simulator.count_by_key())
+            deadline = time.monotonic() + 120
+            while len(simulator.count_by_key()) == before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(ctx.rng.uniform(0.5, 4.0))
+            kills.append(len(simulator.count_by_key()))
+            service.kill()
+            service.start()
+        notes.append(f"10 SIGKILLs, when the provider had accepted {', '.join(f'{n:,}' for n in kills)}")
+        return finish(ctx, name, service, campaign, simulator, retrier, notes, started, timeout=900)
+
+
+def run_odoo_restart(ctx: Context, size: int) -> Outcome:
+    name = "odoo-restart"
+    with scenario(ctx, name, size, 2) as (simulator, campaign, retrier, notes):
+        store = ctx.run_dir / name
+        store.mkdir()
+        service, base_url = ctx.service(name, simulator, store)
+        started = time.monotonic()
+        service.start()
+        for share, how in ((0.25, "SIGKILL"), (0.6, "SIGTERM")):
+            wait_sent(simulator, campaign, share)
+            at = len(simulator.count_by_key())
+            ctx.odoo.kill() if how == "SIGKILL" else ctx.odoo.stop()
+            backlog = []
+            for _ in range(10):
+                time.sleep(1.0)
+                with contextlib.suppress(requests.RequestException, ValueError):
+                    backlog.append(requests.get(f"{base_url}/healthz", timeout=5).json().get("backlog") or 0)
+            ctx.odoo.start()
+            notes.append(f"Odoo {how} at {at:,} accepted, down 10 s (+ its start-up); webhook inbox backlog "
+                         f"while down: up to {max(backlog, default=0):,} events")
+        return finish(ctx, name, service, campaign, simulator, retrier, notes, started, timeout=600)
+
+
+FAULT_MIX = (  # (kind, share of all requests, options)
+    (FaultKind.HTTP_500, 0.07, {}),
+    (FaultKind.HTTP_429, 0.06, {"retry_after": 1.0}),
+    (FaultKind.TIMEOUT, 0.04, {"delay": 0.5}),  # a 504 after half a second
+    (FaultKind.TIMEOUT, 0.03, {"delay": 11.0}),  # no answer within the gateway's 10 s read timeout
+)
+
+
+def run_provider_faults(ctx: Context, size: int) -> Outcome:
+    name = "provider-faults"
+    with scenario(ctx, name, size, 3) as (simulator, campaign, retrier, notes):
+        ratios = figures.rule_ratios([share for _, share, _ in FAULT_MIX])
+        for (kind, _, options), ratio in zip(FAULT_MIX, ratios, strict=True):
+            simulator.inject(kind, ratio=ratio, **options)
+        requests_seen = _count_requests(simulator)
+        store = ctx.run_dir / name
+        store.mkdir()
+        service, _ = ctx.service(name, simulator, store)
+        started = time.monotonic()
+        service.start()
+        outcome = finish(ctx, name, service, campaign, simulator, retrier, notes, started, timeout=900)
+        total, faults = requests_seen()
+        notes.insert(0, f"{faults:,} of {total:,} provider requests answered with a fault "
+                        f"({100 * faults / max(total, 1):.1f} %): 500, 429 Retry-After 1 s, 504 after 0.5 s, "
+                        "no answer for 11 s")
+        return outcome
+
+
+def _count_requests(simulator: ProviderSimulator) -> Callable[[], tuple[int, int]]:
+    """Count the requests the simulator drew a fault for, by wrapping its fault plan's draw."""
+    counts = {"total": 0, "faults": 0}
+    lock = threading.Lock()
+    draw = simulator.faults.draw
+
+    def counting_draw(provider: str) -> Any:
+        fault = draw(provider)
+        with lock:
+            counts["total"] += 1
+            counts["faults"] += fault is not None
+        return fault
+
+    simulator.faults.draw = counting_draw  # type: ignore[method-assign]
+    return lambda: (counts["total"], counts["faults"])
+
+
+def _mount(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["mount", *args], capture_output=True, text=True)
+
+
+def _fill(directory: Path) -> Path:
+    """Fill the file system of ``directory`` to the last byte; the filler file."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as out:
+        for chunk in (1 << 20, 4096, 512, 1):
+            try:
+                while True:
+                    out.write(b"\0" * chunk)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+    return filler
+
+
+def _health(base_url: str) -> tuple[int | None, dict[str, Any]]:
+    try:
+        response = requests.get(f"{base_url}/healthz", timeout=5)
+        return response.status_code, response.json()
+    except (requests.RequestException, ValueError) as exc:
+        return None, {"error": type(exc).__name__}
+
+
+def run_store_disk(ctx: Context, size: int) -> Outcome:
+    name = "store-disk"
+    with scenario(ctx, name, size, 4) as (simulator, campaign, retrier, notes):
+        store = ctx.run_dir / name
+        store.mkdir()
+        mounted = _mount("-t", "tmpfs", "-o", "size=64m", "tmpfs", str(store))
+        if mounted.returncode != 0:
+            raise SetupError(f"cannot mount a tmpfs for the store (root needed): {mounted.stderr.strip()}")
+
+        def unmount() -> None:
+            _mount("-o", "remount,rw", str(store))
+            subprocess.run(["umount", str(store)], capture_output=True)
+
+        ctx.cleanups.append(unmount)
+        service, base_url = ctx.service(name, simulator, store)
+        started = time.monotonic()
+        service.start()
+
+        # Disk full, the service running.
+        wait_sent(simulator, campaign, 0.25)
+        at = len(simulator.count_by_key())
+        refused_before = simulator_refusals(simulator)
+        filler = _fill(store)
+        health = []
+        for _ in range(15):
+            time.sleep(1.0)
+            health.append(_health(base_url))
+        sent_while_full = len(simulator.count_by_key()) - at
+        filler.unlink()
+        full = [body.get("store_error", "") for code, body in health if code == 503]
+        notes.append(
+            f"disk full for 15 s at {at:,} accepted: /healthz 503 {len(full)} of {len(health)} probes"
+            + (f" ({_short(full[0])})" if full else "")
+            + f"; callbacks answered 503 meanwhile: {simulator_refusals(simulator) - refused_before}; "
+            f"the provider accepted {sent_while_full:,} messages meanwhile; "
+            f"log lines 'cannot record the send': {_log_count(service.log, 'cannot record the send')}"
+        )
+
+        # Read-only: the kernel refuses to remount a file system read-only while a process has a file
+        # open on it for writing (EBUSY); so the service crashes (SIGKILL), the mount goes read-only,
+        # and the service is restarted every 3 s the way a supervisor would, until the mount is back.
+        wait_sent(simulator, campaign, 0.6)
+        at = len(simulator.count_by_key())
+        live = _mount("-o", "remount,ro", str(store))
+        notes.append("remount read-only with the service running: "
+                     + ("refused by the kernel (busy)" if live.returncode else "accepted"))
+        if live.returncode == 0:
+            _mount("-o", "remount,rw", str(store))
+        service.kill()
+        readonly = _mount("-o", "remount,ro", str(store))
+        if readonly.returncode != 0:
+            raise SetupError(f"cannot remount the store read-only: {readonly.stderr.strip()}")
+        codes: list[int | None] = []
+        health: list[tuple[int | None, dict[str, Any]]] = []
+        ro_started = time.monotonic()
+        while time.monotonic() - ro_started < 20:
+            service.start()  # as a supervisor would: start, and start again 2 s after it exits
+            process = service.process
+            assert process is not None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(15)
+            codes.append(process.poll())
+            if process.poll() is None:  # still running: what does it answer?
+                health.append(_health(base_url))
+                service.kill()
+            else:
+                service.process = None
+                time.sleep(2.0)
+        _mount("-o", "remount,rw", str(store))
+        message = _last_line(service.log, "cannot start")
+        errors = [body.get("store_error", "") for code, body in health if code == 503]
+        notes.append(
+            f"store read-only for {time.monotonic() - ro_started:.0f} s at {at:,} accepted (service crashed "
+            f"first, then started {len(codes)} times): exit codes {codes}"
+            + (f", /healthz while running: {[code for code, _ in health]}" if health else "")
+            + (f" ({_short(errors[0])})" if errors else "")
+            + (f"; it logged: {_short(message, 200)}" if message else "")
+        )
+        service.start()
+        return finish(ctx, name, service, campaign, simulator, retrier, notes, started, timeout=600)
+
+
+def simulator_refusals(simulator: ProviderSimulator) -> int:
+    return sum(1 for d in simulator.callbacks() if d.status_code == 503)
+
+
+def _log_count(log: Path, text: str) -> int:
+    try:
+        return log.read_text(errors="replace").count(text)
+    except OSError:
+        return 0
+
+
+def _last_line(log: Path, text: str) -> str:
+    with contextlib.suppress(OSError):
+        for line in reversed(log.read_text(errors="replace").splitlines()):
+            if text in line:
+                with contextlib.suppress(ValueError):
+                    return str(json.loads(line).get("message", line))
+                return line
+    return ""
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+RUNNERS: dict[str, Callable[[Context, int], Outcome]] = {
+    "sigkill": run_sigkill, "odoo-restart": run_odoo_restart, "provider-faults": run_provider_faults,
+    "store-disk": run_store_disk,
+}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m resilience", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS,
+                        help="run only this scenario (repeatable; default: all four)")
+    for scenario_name, size in DEFAULT_SIZES.items():
+        parser.add_argument(f"--{scenario_name}-size", type=int, default=size, metavar="N",
+                            help=f"messages in the {scenario_name} campaign (default {size:,})")
+    parser.add_argument("--db", help="use this existing database (addon installed) instead of a fresh copy; "
+                                     "it is left in place")
+    parser.add_argument("--keep", action="store_true", help="keep the database and the run directory (logs)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the kill times and fault draws")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0 and (not args.scenario or "store-disk" in args.scenario):
+        print("error: the store-disk scenario mounts a tmpfs: run as root, or leave it out with --scenario",
+              file=sys.stderr)
+        return 2
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
+    chosen = args.scenario or list(SCENARIOS)
+    run_dir = Path(tempfile.mkdtemp(prefix="smsm_resil_"))
+    database = args.db or f"smsm_resil_{uuid.uuid4().hex[:8]}"
+    data_dir = run_dir / "odoo-data"
+    config = write_config(run_dir / "odoo.conf", data_dir)
+    odoo = OdooProcess(config, database, run_dir / "odoo.log")
+    ctx = Context(Rpc(odoo.url, database), odoo, run_dir, random.Random(seed))
+    created = False
+    results: list[Outcome] = []
+
+    def on_term(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    say(f"resilience suite: seed {seed}, run directory {run_dir}, database {database}")
+    try:
+        if args.db:
+            if not database_exists(database):
+                raise SetupError(f"database {database} does not exist")
+        else:
+            say(f"creating {database} from the test template and installing the addon (a minute or two)")
+            created = True
+            create_database(database, config, data_dir, run_dir / "odoo-install.log")
+        odoo.start()
+        for name in chosen:
+            size = getattr(args, f"{name.replace('-', '_')}_size")
+            say(f"scenario {name}: {size:,} messages")
+            outcome = RUNNERS[name](ctx, size)
+            results.append(outcome)
+            result = outcome.figures
+            say(f"scenario {name}: {'ok' if result.ok else 'FAIL'} in {result.seconds:.0f} s: {result}")
+    except KeyboardInterrupt:
+        say("interrupted: cleaning up")
+        return 130
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for service in ctx.services:
+            service.kill()
+        for cleanup in reversed(ctx.cleanups):
+            with contextlib.suppress(Exception):
+                cleanup()
+        odoo.stop()
+        if created and not args.keep:
+            with contextlib.suppress(Exception):
+                drop_database(database, data_dir)
+        if not args.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            say(f"kept: database {database}, logs in {run_dir}")
+    print()
+    print(figures.table([outcome.figures for outcome in results]))
+    print()
+    for outcome in results:
+        for note in outcome.notes:
+            print(f"- {outcome.figures.scenario}: {note}")
+    ok = all(outcome.figures.ok for outcome in results) and len(results) == len(chosen)
+    print()
+    print("PASS: 0 duplicates and 0 lost in every scenario" if ok else "FAIL: duplicates or losses (above)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
