@@ -1,8 +1,10 @@
-# The two commands of the README. ODOO_SRC defaults to /opt/odoo18.
-.PHONY: setup test resilience
+# The commands of the README. ODOO_SRC defaults to /opt/odoo18.
+.PHONY: setup test demo resilience
 setup:
 	bash scripts/setup.sh
 test:
 	bash scripts/test.sh
+demo:
+	bash scripts/demo.sh
 resilience:
 	.venv/bin/python -m resilience

@@ -26,6 +26,7 @@
         "views/mailing_mailing_views.xml",
         "views/sms_flow_views.xml",
     ],
+    "demo": ["demo/sms_marketing_demo.xml"],
     "assets": {"web.assets_tests": ["sms_marketing_addon/static/tests/tours/**/*"]},
     "installable": True,
     "application": False,
