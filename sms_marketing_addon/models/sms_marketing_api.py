@@ -333,7 +333,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                 continue
             message.write({"state": status, "error_code": event.get("error_code") or False,
                            "date_final": self.env.cr.now() if status in FINAL_STATES else False})
-            tracker = trackers.get(message.sms_uuid, self.env["sms.tracker"])
+            # sudo also without a tracker (flow and transactional SMS): mass_mailing_sms's update searches mailings.
+            tracker = trackers.get(message.sms_uuid, self.env["sms.tracker"].sudo())
             if status == "delivered":
                 tracker._action_update_from_sms_state("sent")
             elif status in ("undelivered", "failed"):

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from odoo.addons.sms.tools.sms_api import SmsApi
 
@@ -253,6 +253,20 @@ class TestResults(OutboxCase):
         # A late "failed" (e.g. a crashed worker's unknown outcome) never undoes an accepted send.
         self.api.report_results("w2", [{"key": self.sms.uuid, "outcome": "failed", "error_code": "unknown_outcome"}])
         self.assertEqual(self.sms.state, "pending")
+
+    def test_the_service_user_applies_receipts_of_sms_without_mailing(self):
+        """The sync service's own user (only the technical group) applies the receipts of SMS that have no
+        mailing trace (flow reminders, transactional SMS)."""
+        service = new_test_user(self.env, login="sms_service",
+                                groups="base.group_user,sms_marketing_addon.group_sms_marketing_service")
+        sms = self.Sms.create({"number": self.partner.sms_number, "body": "Your order has shipped",
+                               "sms_kind": "transactional", "state": "outgoing"})
+        api = self.api.with_user(service)
+        api.report_results("w1", [{"key": sms.uuid, "outcome": "sent", "provider_message_id": "SMnotrace"}])
+        result = api.apply_delivery_statuses([{"provider_message_id": "SMnotrace", "status": "delivered"}])
+        self.assertEqual(result["applied"], 1)
+        kept = self.env["sms.provider.message"].search([("provider_message_id", "=", "SMnotrace")])
+        self.assertEqual(kept.state, "delivered")
 
     def test_service_api_is_reserved(self):
         from odoo.exceptions import AccessError
