@@ -190,15 +190,18 @@ while true; do
         kill -0 "${PIDS[$name]}" 2>/dev/null || { echo "error: $name exited (log: $RUN/$name.log)" >&2; cleanup 1; }
     done
     rows=$(psql -d "$DB" -tAF '|' -c "
-        SELECT m.id, m.state, o.name, m.number, s.delay || ' ' || s.delay_unit
+        SELECT m.id, m.state || coalesce(' (held: ' || q.sms_defer_reason || ' until '
+                   || to_char(q.sms_defer_until, 'YYYY-MM-DD HH24:MI') || ' UTC)', ''),
+               o.name, m.number, s.delay || ' ' || s.delay_unit
           FROM sms_flow_message m JOIN sms_flow_enrollment e ON e.id = m.enrollment_id
           JOIN sale_order o ON o.id = e.order_id JOIN sms_flow_step s ON s.id = m.step_id
+          LEFT JOIN sms_sms q ON q.uuid = m.sms_uuid AND q.state = 'outgoing' AND q.sms_defer_until IS NOT NULL
          ORDER BY m.id" 2>/dev/null || true)
     while IFS='|' read -r id state order number step; do
         [[ -n $id && ${seen[$id]:-} != "$state" ]] || continue
         seen[$id]=$state
         printf '[odoo] flow message %s: cart %s, step after %s, to %s: %s\n' "$id" "$order" "$step" "$number" "$state"
-        if ((first)) && [[ $state == sent || $state == delivered ]]; then
+        if ((first)) && [[ $state == sent || $state == delivered ]]; then  # the first SMS the provider took
             first=0
             printf '[demo] first cart reminder sent %s s after the start\n' "$(($(date +%s) - started))"
         fi
