@@ -8,7 +8,10 @@
 #     them, until Ctrl-C or SIGTERM, which stop everything it started.
 # Settings (environment): DEMO_DB (smsm_demo), DEMO_ODOO_PORT (8069), DEMO_SIM_PORT (9099),
 # DEMO_SYNC_PORT (8080), DEMO_CRON_THREADS (0), DEMO_DIR (.venv/demo), ODOO_SRC (/opt/odoo18).
+# `bash scripts/demo.sh --prepare` only builds the cached template (what `make setup` does, once), then exits.
 set -euo pipefail
+PREPARE=0
+[[ ${1:-} != --prepare ]] || PREPARE=1
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ODOO_SRC=${ODOO_SRC:-/opt/odoo18}
@@ -30,6 +33,7 @@ grep -qs '^version_info = (18, 0' "$ODOO_SRC/odoo/release.py" \
     || die "no Odoo 18 source at ODOO_SRC=$ODOO_SRC: see README (make setup says how)"
 [[ $DB =~ ^[A-Za-z0-9_]+$ ]] || die "DEMO_DB must be letters, digits and underscores"
 for port in "$ODOO_PORT" "$SIM_PORT" "$SYNC_PORT"; do
+    ((PREPARE == 0)) || break
     if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         die "port $port is in use: set DEMO_ODOO_PORT, DEMO_SIM_PORT or DEMO_SYNC_PORT"
     fi
@@ -90,6 +94,7 @@ wait_http() {  # wait_http URL SECONDS NAME
 }
 
 # ------------------------------------------------------------------ the demo database
+((PREPARE)) && RUN=$VENV/demo-prepare
 rm -rf "$RUN"
 mkdir -p "$RUN"
 CONF=$RUN/odoo.conf
@@ -141,6 +146,10 @@ if ! db_exists "$TEMPLATE"; then
     rm -rf "$DATA_DIR/filestore/$TEMPLATE"
     [[ ! -d $DATA_DIR/filestore/${TEMPLATE}_partial ]] \
         || mv "$DATA_DIR/filestore/${TEMPLATE}_partial" "$DATA_DIR/filestore/$TEMPLATE"
+fi
+if ((PREPARE)); then
+    say "demo template $TEMPLATE ready: 'make demo' runs the demo"
+    exit 0
 fi
 say "demo database $DB: a copy of $TEMPLATE, $ADDON installed with its demo data (log $RUN/install.log)"
 copy_db "$TEMPLATE" "$DB"

@@ -65,4 +65,9 @@ say "installing the sync service and test tools"
 
 # 6. PostgreSQL answering on its Unix socket, with a role for this user.
 bash scripts/pg_ready.sh
-say "set-up done: run 'make test'"
+
+# 7. The demo's template database (Odoo's dependencies with their demo data), built once and cached in
+#    PostgreSQL (a few minutes the first time), so that `make demo` shows its first SMS about a minute in.
+say "demo template database (once; 'make demo' copies it)"
+bash scripts/demo.sh --prepare
+say "set-up done: run 'make test', or 'make demo' to see it work"
