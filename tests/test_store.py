@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -306,8 +307,32 @@ def test_full_disk_reports_unavailable(tmp_path: Path) -> None:
 def test_unopenable_store_fails_clearly(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a directory should be")
-    with pytest.raises(StoreUnavailable, match="cannot open or create tables"):
+    with pytest.raises(StoreUnavailable, match="cannot open or create tables") as raised:
         Store.from_url(f"sqlite:///{blocker / 'store.db'}")
+    assert "not-a-dir does not exist (or is not a directory)" in str(raised.value)
+
+
+def test_store_on_a_read_only_mount_says_so_at_start(tmp_path: Path) -> None:
+    """A cleanly closed store (no WAL left) on a mount remounted read-only: the start-up error names it."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                      capture_output=True, check=False).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        url = f"sqlite:///{mount / 'store.db'}"
+        store = Store.from_url(url)
+        store.add_event("twilio", "status", "kept", {"status": "delivered"})
+        store.close()
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        with pytest.raises(StoreUnavailable, match="is on a read-only file system: remount it"):
+            Store.from_url(url)
+        subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+        reopened = Store.from_url(url)
+        assert [event.dedup_key for event in reopened.claim_pending("w", 10, 60)] == ["kept"]
+        reopened.close()
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_postgresql_claims_use_skip_locked(pg_url: str) -> None:

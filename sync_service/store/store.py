@@ -12,6 +12,7 @@ Every database failure leaves a public method as :class:`StoreUnavailable` with 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -64,9 +65,26 @@ def _reason(exc: BaseException) -> str:
         return f"{text} (the database or its directory is read-only: check permissions and the mount)"
     if "disk is full" in lowered or "no space" in lowered or "disk full" in lowered:
         return f"{text} (the disk is full: free space, then the service resumes by itself)"
+    if "unable to open database file" in lowered:
+        return (f"{text} (the file or its directory cannot be opened for writing: check that the directory "
+                "exists, its permissions, and that its mount is not read-only or full)")
     if "locked" in lowered:
         return f"{text} (another process held the write lock longer than busy_timeout)"
     return text
+
+
+def _sqlite_file_problem(database: str | None) -> str | None:
+    """Why an SQLite file cannot be opened for writing, when the file system says (None otherwise)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    directory = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(directory):
+        return f"the directory {directory} does not exist (or is not a directory)"
+    if os.statvfs(directory).f_flag & os.ST_RDONLY:
+        return f"{directory} is on a read-only file system: remount it read-write, or move the store"
+    if not os.access(directory, os.W_OK):
+        return f"{directory} is not writable by this user"
+    return None
 
 
 def _guard(
@@ -166,8 +184,9 @@ class Store:
             metadata.create_all(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
+            problem = _sqlite_file_problem(parsed.database) if store.is_sqlite else None
             raise StoreUnavailable(
-                f"store {store.safe_url}: cannot open or create tables: {_reason(exc)}"
+                f"store {store.safe_url}: cannot open or create tables: {problem or _reason(exc)}"
             ) from exc
         return store
 
