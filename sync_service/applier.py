@@ -335,7 +335,8 @@ class InboxApplier:
     def _send_statuses(self, state: _Pass, updates: Sequence[tuple[Event, StatusUpdate]]) -> None:
         rows = [
             {"provider_message_id": str(event.payload["provider_message_id"]), "status": u.status.value,
-             "error_code": u.error_code or False, "number_invalid": u.number_invalid}
+             "error_code": u.error_code or False, "number_invalid": u.number_invalid,
+             "key": event.payload.get("key") or False}
             for event, u in updates
         ]
         events = [event for event, _u in updates]

@@ -103,7 +103,24 @@ def test_twilio_status_is_stored_then_acknowledged(server: LiveServer, store: St
         "provider_message_id": "SM0001",
         "status": "delivered",
         "error_code": None,
+        "key": None,
         "raw": STATUS,
+    }
+
+
+def test_the_sms_key_in_the_signed_callback_url_is_kept(server: LiveServer, store: Store) -> None:
+    """The dispatcher names the SMS in its status callback URL; the receipt carries it to Odoo."""
+    path = "/webhooks/twilio/status?key=5f1c2d"
+    assert twilio_post(server, path, {**STATUS, "MessageSid": "SMk"}).status_code == 200
+    unkeyed = twilio_signature(TWILIO_TOKEN, PUBLIC + "/webhooks/twilio/status", STATUS)
+    forged = {"X-Twilio-Signature": unkeyed}
+    response = requests.post(server.url + "/webhooks/twilio/status?key=other", data=STATUS, headers=forged,
+                             timeout=10)
+    assert response.status_code == 403, "the key is part of the signed URL"
+    vonage = _vonage_signed({"messageId": "0Bk", "status": "delivered", "client-ref": "9a8b7c"})
+    assert requests.post(server.url + "/webhooks/vonage/status", data=vonage, timeout=10).status_code == 200
+    assert {event.payload["provider_message_id"]: event.payload["key"] for event in _events(store)} == {
+        "SMk": "5f1c2d", "0Bk": "9a8b7c"
     }
 
 

@@ -1,3 +1,4 @@
+import logging
 from datetime import timedelta
 
 import phonenumbers
@@ -7,7 +8,12 @@ from odoo.addons.phone_validation.tools.phone_validation import phone_parse
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
+from ..tools.segments import count_segments
 from .sms_provider_message import FINAL_STATES
+
+_logger = logging.getLogger(__name__)
+# The error code of an SMS whose worker died between handing it to the gateway and hearing the answer.
+UNKNOWN_OUTCOME = "unknown_outcome"
 
 KEYWORD_ACTIONS = ("opt_out", "opt_in", "confirm", "help", "none")
 REPLY_KEY = {"opt_out": "stop_reply", "opt_in": "start_reply", "confirm": "confirmed", "help": "help_reply"}
@@ -309,12 +315,14 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     @api.model
     def apply_delivery_statuses(self, events):
         """Delivery receipts: [{provider_message_id, status: 'sent'|'delivered'|'undelivered'|'failed',
-        error_code, number_invalid}]. A final state is never downgraded. Returns {applied, ignored,
+        error_code, number_invalid, key (the SMS uuid, when the gateway echoes it)}]. A final state is never downgraded. Returns {applied, ignored,
         unknown: [ids not known (yet)], invalid: [ids whose status is not one of the four]}."""
         self._check_service()
         ProviderMessage = self.env["sms.provider.message"].sudo()
         ids = [e.get("provider_message_id") for e in events if e.get("provider_message_id")]
         messages = {m.provider_message_id: m for m in ProviderMessage.search([("provider_message_id", "in", ids)])}
+        messages.update(self._settle_unknown_outcomes([e for e in events if e.get("provider_message_id")
+                                                       and e.get("provider_message_id") not in messages]))
         trackers = {t.sms_uuid: t for t in self.env["sms.tracker"].sudo().search(
             [("sms_uuid", "in", [m.sms_uuid for m in messages.values()])])}
         applied = ignored = 0
@@ -344,6 +352,35 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                     self._flag_rejected_number(message.number, event.get("error_code") or "")
             applied += 1
         return {"applied": applied, "ignored": ignored, "unknown": unknown, "invalid": invalid}
+
+    def _settle_unknown_outcomes(self, events):
+        """Receipts that name the SMS (its key, which the service puts in the callback URL or Vonage's
+        client-ref) for an SMS reported failed with an unknown outcome (the service died between handing it
+        to the gateway and hearing the answer): the receipt proves the gateway took it, so it is recorded
+        as sent under that provider message id, and the receipt then applies as usual.
+        Returns {provider_message_id: sms.provider.message} for the settled ones."""
+        by_key = {e["key"]: e for e in events if e.get("key")}
+        if not by_key:
+            return {}
+        Sms = self.env["sms.sms"].sudo().with_context(sms_skip_msg_notification=True)
+        ProviderMessage = self.env["sms.provider.message"].sudo()
+        known = set(ProviderMessage.search([("sms_uuid", "in", list(by_key))]).mapped("sms_uuid"))
+        candidates = Sms.search([("uuid", "in", list(by_key)), ("state", "=", "error"),
+                                 ("sms_last_error", "=like", UNKNOWN_OUTCOME + "%")])
+        settled = {}
+        for sms in candidates.filtered(lambda s: s.uuid not in known):
+            event = by_key[sms.uuid]
+            settled[event["provider_message_id"]] = ProviderMessage.create({
+                "sms_uuid": sms.uuid, "provider_message_id": event["provider_message_id"],
+                "account_id": sms.sms_account_id.id, "provider": sms.sms_account_id.provider,
+                "number": sms.number, "partner_id": sms.partner_id.id, "mailing_id": sms.mailing_id.id,
+                "is_marketing": sms.sms_kind == "marketing", "segments": count_segments(sms.body or "")["segments"] or 1,
+            })
+            sms.write({"state": "pending", "failure_type": False, "to_delete": True,
+                       "sms_last_error": _("The gateway had taken it: its receipt came after an unknown outcome")})
+            sms.sms_tracker_id._action_update_from_sms_state("pending")
+            _logger.info("SMS %s: unknown outcome settled by the receipt of %s", sms.uuid, event["provider_message_id"])
+        return settled
 
     @api.model
     def check_opt_outs(self, numbers):

@@ -254,6 +254,36 @@ class TestResults(OutboxCase):
         self.api.report_results("w2", [{"key": self.sms.uuid, "outcome": "failed", "error_code": "unknown_outcome"}])
         self.assertEqual(self.sms.state, "pending")
 
+    def test_a_receipt_naming_the_sms_settles_an_unknown_outcome(self):
+        """The worker died after handing the SMS to the gateway: it was reported failed (unknown outcome); the
+        gateway's receipt names the SMS (its key), so the campaign shows it delivered after all."""
+        self.api.report_results("w2", [{"key": self.sms.uuid, "outcome": "failed", "error_code": "unknown_outcome",
+                                        "reason": "the worker stopped before the gateway answered"}])
+        self.assertEqual((self.sms.state, self.trace.trace_status), ("error", "error"))
+        without_key = self.api.apply_delivery_statuses([{"provider_message_id": "SMlate", "status": "delivered"}])
+        self.assertEqual(without_key["unknown"], ["SMlate"])
+        result = self.api.apply_delivery_statuses([{"provider_message_id": "SMlate", "status": "delivered",
+                                                    "key": self.sms.uuid}])
+        self.assertEqual(result, {"applied": 1, "ignored": 0, "unknown": [], "invalid": []})
+        kept = self.env["sms.provider.message"].search([("sms_uuid", "=", self.sms.uuid)])
+        self.assertEqual((kept.provider_message_id, kept.state, kept.is_marketing), ("SMlate", "delivered", True))
+        self.assertEqual((self.sms.state, self.sms.failure_type, self.sms.to_delete), ("pending", False, True))
+        self.assertEqual(self.trace.trace_status, "sent")
+        self.assertEqual(self.mailing.delivered, 1)
+        again = self.api.apply_delivery_statuses([{"provider_message_id": "SMlate", "status": "delivered",
+                                                   "key": self.sms.uuid}])
+        self.assertEqual(again["ignored"], 1)
+        self.assertEqual(self.env["sms.provider.message"].search_count([("sms_uuid", "=", self.sms.uuid)]), 1)
+
+    def test_a_receipt_never_revives_an_sms_that_failed_for_a_known_reason(self):
+        self.api.report_results("w1", [{"key": self.sms.uuid, "outcome": "failed", "error_code": "21211",
+                                        "reason": "Invalid 'To' Phone Number", "number_rejected": True}])
+        result = self.api.apply_delivery_statuses([{"provider_message_id": "SMx", "status": "delivered",
+                                                    "key": self.sms.uuid}])
+        self.assertEqual(result["unknown"], ["SMx"])
+        self.assertEqual((self.sms.state, self.trace.trace_status), ("error", "error"))
+        self.assertFalse(self.env["sms.provider.message"].search([("sms_uuid", "=", self.sms.uuid)]))
+
     def test_the_service_user_applies_receipts_of_sms_without_mailing(self):
         """The sync service's own user (only the technical group) applies the receipts of SMS that have no
         mailing trace (flow reminders, transactional SMS)."""

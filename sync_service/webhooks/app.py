@@ -47,6 +47,7 @@ class StatusPayload(TypedDict):
     provider_message_id: str
     status: str  # provider-native
     error_code: str | None
+    key: str | None  # the SMS's key, echoed by the provider (callback URL's ``key``, Vonage's ``client-ref``)
     raw: dict[str, str]  # the verified parameters, as received
 
 
@@ -182,15 +183,23 @@ def _optional(params: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def normalize_status(provider: Provider, params: Mapping[str, str]) -> tuple[str, StatusPayload]:
-    """Dedup key (message id + status) and payload of a delivery receipt."""
+def normalize_status(
+    provider: Provider, params: Mapping[str, str], query_key: str | None = None
+) -> tuple[str, StatusPayload]:
+    """Dedup key (message id + status) and payload of a delivery receipt.
+
+    ``query_key`` is the ``key`` query parameter of the (signed) callback URL: the dispatcher puts the
+    SMS's key there for Twilio and Plivo; Vonage echoes it as ``client-ref``.
+    """
     fields = STATUS_FIELDS[provider]
     message_id = _required(params, fields.message_id).strip()
     status = _required(params, fields.status).strip()
+    key = _optional(params, "client-ref") if provider == "vonage" else query_key
     payload = StatusPayload(
         provider_message_id=message_id,
         status=status,
         error_code=_optional(params, fields.error_code),
+        key=(key or "").strip() or None,
         raw=dict(params),
     )
     return f"{message_id}:{status}", payload
@@ -303,7 +312,7 @@ def create_app(
             params = parse_params(request.headers.get("content-type", ""), await request.body())
             verify_request(provider, signing, url, params, request.headers, now=clock())
             if kind == "status":
-                dedup_key, payload = normalize_status(provider, params)
+                dedup_key, payload = normalize_status(provider, params, request.query_params.get("key"))
             else:
                 dedup_key, payload = normalize_inbound(provider, params)
         except SignatureError as exc:
