@@ -1,8 +1,10 @@
 """The dispatcher: claims queued SMS from Odoo in batches, sends them through the gateways, reports back.
 
 Per batch: ``claim_batch`` leases up to ``batch_size`` messages (Odoo's compliance gate has run);
-each message is sent by a pool of ``concurrency`` threads through the gateway of its account (one
-pooled HTTP session per account), under the account's rate limit counted in segments; transient
+up to ``concurrency`` messages are in flight at once, each a coroutine on the dispatcher's event loop
+thread, sent through the gateway of its account (one pooled aiohttp session per account, see
+:mod:`~sync_service.gateways.async_http`; a gateway without HTTP, e.g. the console sandbox, sends in
+a worker thread), under the account's rate limit counted in segments; transient
 errors and throttles are retried with exponential back-off and full jitter (a longer Retry-After
 wins), at most ``max_attempts`` calls per claim, after which the message is reported ``retry``:
 Odoo defers it and it stays queued (a provider outage leaves messages queued, never failed).
@@ -13,7 +15,8 @@ arrived after the claim wins and the message is reported ``failed`` without bein
 are reported in batches; a claimed message that was not started (shutdown, lease running out) is
 released.
 
-Per message, in a worker thread: [marketing: opt-out check] -> wait until the account's rate limit
+Per message, on the event loop (what blocks, i.e. the opt-out RPC and store look-ups, runs in a
+worker thread): [marketing: opt-out check] -> wait until the account's rate limit
 has room -> record the key as 'sending' (durable) -> take the rate token -> provider call -> record
 the answer. The token is taken last so that what leaves the limiter reaches the provider at once
 (recording first would add the store's commit latency, and its jitter, between the two).
@@ -36,6 +39,7 @@ provider (the providers' send APIs have no idempotency key).
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import logging
@@ -48,6 +52,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import outcomes
 from .accounts import AccountCache, AccountsUnavailable, Route
@@ -55,7 +60,8 @@ from .config import Settings
 from .core.errors import backoff_delay
 from .core.segments import count_segments
 from .dispatch_metrics import DispatcherMetrics
-from .gateways import OutboundMessage, SendResult
+from .gateways import HttpGateway, OutboundMessage, SendResult
+from .loop_thread import LoopThread
 from .odoo_client import OdooError
 from .optout_guard import OptOutGuard
 from .outbox import Claim, ClaimedMessage, Outbox
@@ -63,10 +69,15 @@ from .outcomes import ReportEntry
 from .send_journal import SendJournal
 from .store import StoreError, utcnow
 
+if TYPE_CHECKING:
+    from .gateways.async_http import AsyncHttpTransport
+
 logger = logging.getLogger("sync_service.dispatcher")
 
 WEBHOOK_PROVIDERS = ("twilio", "plivo", "vonage")
 MAX_IDLE_BACKOFF = 60.0
+STOP_POLL = 0.1  # a message waiting for its rate notices a stop within this many seconds
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -225,6 +236,9 @@ class Dispatcher:
         self._rand = rand
         self._clock = clock
         self._executor = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="dispatch")
+        self._loop = LoopThread("dispatch-loop")
+        self._http: AsyncHttpTransport | None = None
+        self._closed = False
         self._claimer = ThreadPoolExecutor(1, thread_name_prefix="dispatch-claim")
         self._prefetched: Future[tuple[Claim, float]] | None = None
         self._backlog_due = True
@@ -324,6 +338,8 @@ class Dispatcher:
         except AccountsUnavailable:
             self._release([m.key for m in claim.messages], summary)
             raise
+        gateways = {id(job.route.gateway): job.route.gateway for job in jobs}
+        self._loop.run(self._transport.open(g for g in gateways.values() if isinstance(g, HttpGateway)))
         numbers = [job.msg.number for job in jobs if job.msg.marketing]
         guard = None
         if numbers:
@@ -346,9 +362,12 @@ class Dispatcher:
                         unsent.append(job.msg.key)
                 ready.clear()
                 waiting.clear()
+            starting: list[_Job] = []
             while ready and in_flight < options.concurrency:
-                self._executor.submit(self._run, ready.popleft(), guard, finished)
+                starting.append(ready.popleft())
                 in_flight += 1
+            if starting:
+                self._loop.call(self._start, starting, guard, finished)
             if not in_flight:
                 if waiting:
                     self.stopping.wait(max(waiting[0][0] - self._clock(), 0.0))
@@ -422,23 +441,48 @@ class Dispatcher:
         except OdooError as exc:
             logger.warning("could not release %d claim(s) (they expire with the lease): %s", len(keys), exc)
 
-    # ------------------------------------------------------------------ one message (worker threads)
+    @property
+    def _transport(self) -> AsyncHttpTransport:
+        """The aiohttp transport, made on first use: aiohttp loads with the first batch, not at start-up."""
+        if self._http is None:
+            from .gateways.async_http import AsyncHttpTransport
 
-    def _run(self, job: _Job, guard: OptOutGuard | None, finished: _Finished) -> None:
+            self._http = AsyncHttpTransport()
+        return self._http
+
+    # ------------------------------------------------------------------ one message (event loop)
+
+    def _start(self, jobs: list[_Job], guard: OptOutGuard | None, finished: _Finished) -> None:
+        for job in jobs:
+            self._loop.spawn(self._run(job, guard, finished))
+
+    async def _run(self, job: _Job, guard: OptOutGuard | None, finished: _Finished) -> None:
         try:
-            result = self._attempt(job, guard)
+            result = await self._attempt(job, guard)
         except Exception:
             logger.exception("dispatcher: unexpected error sending %s", job.msg.key)
             result = _HELD if job.begun else _NOT_STARTED
         finished.put((job, result))
 
-    def _attempt(self, job: _Job, guard: OptOutGuard | None) -> _Result:
+    async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in a worker thread (it blocks), awaited."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def _until(self, attempt: Callable[[], float]) -> bool:
+        """Await until ``attempt()`` (seconds to wait, 0.0: done) succeeds; False when stopping first."""
+        while (wait := attempt()) > 0.0:
+            if self.stopping.is_set():
+                return False
+            await asyncio.sleep(min(wait, STOP_POLL))
+        return True
+
+    async def _attempt(self, job: _Job, guard: OptOutGuard | None) -> _Result:
         msg, route = job.msg, job.route
         if not job.begun and (self.stopping.is_set() or self._clock() >= job.deadline):
             return _NOT_STARTED
         if msg.marketing and guard is not None:
             try:
-                opted_out = guard.opted_out(msg.number)
+                opted_out = await self._blocking(guard.opted_out, msg.number)
             except Exception as exc:  # cannot verify: a marketing SMS does not leave
                 logger.warning("opt-out check failed, %s not sent now: %s", msg.key, exc)
                 return self._give_up(job) if job.begun else _NOT_STARTED
@@ -451,28 +495,28 @@ class Dispatcher:
         if not job.begun:
             # Record the key only when the account's rate lets it leave soon: a crash then leaves few
             # keys recorded but never sent (they would be reported 'unknown outcome').
-            if not route.limiter.wait_available(job.segments, stop=self.stopping):
+            if not await self._until(lambda: route.limiter.wait_time(job.segments)):
                 return _NOT_STARTED
             if self._clock() >= job.deadline:
                 return _NOT_STARTED
             try:
-                won = self.journal.begin(msg.key, route.provider)
+                won = await asyncio.wrap_future(self.journal.begin_future(msg.key, route.provider))
             except StoreError as exc:
                 logger.error("cannot record the send of %s, not sent: %s", msg.key, exc)
                 return _NOT_STARTED
             if not won:
-                settled = self._already_begun(job)
+                settled = await self._blocking(self._already_begun, job)
                 if settled is not None:
                     return settled
             job.begun, job.begun_at = True, self._clock()
         # The rate token last, right before the call: what leaves the limiter reaches the provider at once.
-        if not route.limiter.acquire(job.segments, stop=self.stopping):
+        if not await self._until(lambda: route.limiter.try_acquire(job.segments)):
             return self._give_up(job)
         if self._clock() - job.begun_at > self.options.stuck_after / 2:
             return self._give_up(job)  # waited so long that another worker could take it for a dead one
         if self.metrics and job.attempt == 0:
             self.metrics.claim_lag.observe(self._clock() - job.claimed_at)
-        result = self._send(job)
+        result = await self._send(job)
         classification = result.classification
         if classification.retryable:
             job.attempt += 1
@@ -490,16 +534,20 @@ class Dispatcher:
         self._record(report, result.provider_message_id)
         return _Done(report, route.provider)
 
-    def _send(self, job: _Job) -> SendResult:
+    async def _send(self, job: _Job) -> SendResult:
         route = job.route
         callback = None
         if self.callback_base_url and route.provider in WEBHOOK_PROVIDERS:
             callback = f"{self.callback_base_url}/webhooks/{route.provider}/status"
         message = OutboundMessage(job.msg.key, job.msg.number, job.msg.body, status_callback=callback)
+        gateway = route.gateway
         if self.metrics:
             self.metrics.in_flight.inc()
         try:
-            result = route.gateway.send(message)
+            if isinstance(gateway, HttpGateway) and type(gateway).send is HttpGateway.send:
+                result = await self._transport.send(gateway, message)
+            else:  # no HTTP (the console sandbox) or a transport of its own: it blocks
+                result = await self._blocking(gateway.send, message)
         finally:
             if self.metrics:
                 self.metrics.in_flight.dec()
@@ -604,5 +652,10 @@ class Dispatcher:
         self.stopping.set()
         self._drop_prefetched()
         self._claimer.shutdown(wait=True)
+        if not self._closed:
+            self._closed = True
+            if self._http is not None:
+                self._loop.run(self._http.close(), timeout=30)
+            self._loop.stop()
         self._executor.shutdown(wait=True)
         self.journal.flush(timeout=30)

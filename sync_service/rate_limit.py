@@ -96,13 +96,13 @@ class RateLimiter:
 
         Lets a caller do its slow preparation only when its turn is near, then :meth:`acquire`.
         """
+        return self._block(lambda: self.wait_time(units), stop)
+
+    def wait_time(self, units: int = 1) -> float:
+        """Seconds until ``units`` could be admitted (0.0: now), admitting nothing; never blocks."""
         units = max(1, int(units))
-
-        def peek() -> float:
-            with self._lock:
-                return self._wait_for(units, self._clock())
-
-        return self._block(peek, stop)
+        with self._lock:
+            return self._wait_for(units, self._clock())
 
     @staticmethod
     def _block(attempt: Callable[[], float], stop: threading.Event | None) -> bool:

@@ -86,13 +86,17 @@ class SendJournal:
 
     def begin(self, key: str, provider: str | None = None) -> bool:
         """Durably mark ``key`` as being sent; False when it was begun before (do not send it)."""
+        return self.begin_future(key, provider).result()
+
+    def begin_future(self, key: str, provider: str | None = None) -> Future[bool]:
+        """:meth:`begin` without blocking: the future's result is what ``begin`` returns (or raises)."""
         if not key:
             raise ValueError("key must not be empty")
         if self._closed:
             raise StoreUnavailable("send journal is closed")
         op = _Begin(key, provider)
         self._queue.put(op)
-        return op.done.result()
+        return op.done
 
     def finish(
         self, key: str, provider_message_id: str | None, state: SendState, *, error: str | None = None

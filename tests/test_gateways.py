@@ -1,4 +1,8 @@
-"""Provider adapters against the real simulator over loopback HTTP: ids, refusals, faults, encodings."""
+"""Provider adapters against the real simulator over loopback HTTP: ids, refusals, faults, encodings.
+
+Every test of the ``gateway`` fixture runs twice: through ``Gateway.send`` (requests) and through the
+dispatcher's :class:`AsyncHttpTransport` (aiohttp), which must classify everything the same way.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +21,19 @@ from sync_service.core.errors import Outcome
 from sync_service.gateways import (
     PROVIDERS,
     Gateway,
+    HttpGateway,
     HttpOptions,
     OutboundMessage,
     ProviderAccount,
     SendResult,
     build_gateway,
 )
+from sync_service.gateways.async_http import AsyncHttpTransport
 from sync_service.gateways.console import ConsoleGateway, mask_number
 from sync_service.gateways.plivo import PlivoGateway
 from sync_service.gateways.twilio import TwilioGateway
 from sync_service.gateways.vonage import VonageGateway
+from sync_service.loop_thread import LoopThread
 from sync_service.simulator import ProviderSimulator
 
 CREDENTIALS = {
@@ -47,7 +54,45 @@ ID_PATTERNS = {
 }
 FAST = HttpOptions(connect_timeout=1.0, read_timeout=0.25, pool_size=16)
 
-GatewayFactory = Callable[..., Gateway]
+TRANSPORTS = ("requests", "aiohttp")
+
+
+class AsyncSending:
+    """An HTTP gateway sending through :class:`AsyncHttpTransport` on its own event loop thread."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        assert isinstance(gateway, HttpGateway)
+        self.gateway = gateway
+        self._transport = AsyncHttpTransport()
+        self._loop = LoopThread("test-gateway-loop")
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        return self._loop.run(self._transport.send(self.gateway, message))
+
+    def close(self) -> None:
+        self._loop.run(self._transport.close())
+        self._loop.stop()
+        self.gateway.close()
+
+    def __enter__(self) -> AsyncSending:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+Sender = Gateway | AsyncSending
+GatewayFactory = Callable[..., Sender]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def open_gateway(transport: str, account: ProviderAccount, options: HttpOptions | None = None) -> Sender:
+    built = build_gateway(account, options)
+    return AsyncSending(built) if transport == "aiohttp" else built
 
 
 @pytest.fixture
@@ -77,11 +122,11 @@ def make_account(base_url: str, provider: str, **changes: Any) -> ProviderAccoun
 
 
 @pytest.fixture
-def gateway(sim: ProviderSimulator) -> Iterator[GatewayFactory]:
-    opened: list[Gateway] = []
+def gateway(sim: ProviderSimulator, transport: str) -> Iterator[GatewayFactory]:
+    opened: list[Sender] = []
 
-    def factory(provider: str, options: HttpOptions = FAST, **changes: Any) -> Gateway:
-        built = build_gateway(make_account(sim.url, provider, **changes), options)
+    def factory(provider: str, options: HttpOptions = FAST, **changes: Any) -> Sender:
+        built = open_gateway(transport, make_account(sim.url, provider, **changes), options)
         opened.append(built)
         return built
 
@@ -269,11 +314,11 @@ def test_malformed_answer_is_transient(
     assert result.provider_message_id is None
 
 
-def test_connection_refused_is_transient() -> None:
+def test_connection_refused_is_transient(transport: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    gateway = build_gateway(make_account(f"http://127.0.0.1:{port}", "twilio"), FAST)
+    gateway = open_gateway(transport, make_account(f"http://127.0.0.1:{port}", "twilio"), FAST)
     with gateway:
         result = gateway.send(msg("k"))
     assert (result.outcome, result.classification.code) == (Outcome.TRANSIENT, "connection")
@@ -346,7 +391,7 @@ def _socket_events_during(action: Callable[[], object]) -> list[str]:
 
 
 def test_console_gateway_never_opens_a_socket(
-    sim: ProviderSimulator, gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
+    sim: ProviderSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     console = build_gateway(make_account("", "console"))
     results: list[SendResult] = []
@@ -360,7 +405,8 @@ def test_console_gateway_never_opens_a_socket(
     assert result.provider_message_id == "console-abc-1"
     assert MOBILE not in caplog.text and mask_number(MOBILE) in caplog.text
     # The probe does see sockets: an HTTP gateway in the same thread opens one.
-    assert "socket.connect" in _socket_events_during(lambda: gateway("twilio").send(msg("probe")))
+    with build_gateway(make_account(sim.url, "twilio"), FAST) as twilio:
+        assert "socket.connect" in _socket_events_during(lambda: twilio.send(msg("probe")))
 
 
 def test_mask_number_keeps_only_the_ends() -> None:
@@ -395,10 +441,10 @@ def test_account_repr_hides_the_secret() -> None:
     assert account.account_id in repr(account)
 
 
-def test_unresolvable_host_is_transient_dns_and_bad_url_is_permanent() -> None:
-    with build_gateway(make_account("http://provider.invalid", "plivo"), FAST) as unresolvable:
+def test_unresolvable_host_is_transient_dns_and_bad_url_is_permanent(transport: str) -> None:
+    with open_gateway(transport, make_account("http://provider.invalid", "plivo"), FAST) as unresolvable:
         dns = unresolvable.send(msg("k"))
-    with build_gateway(make_account("not-a-url", "plivo"), FAST) as misconfigured:
+    with open_gateway(transport, make_account("not-a-url", "plivo"), FAST) as misconfigured:
         bad_url = misconfigured.send(msg("k"))
     assert (dns.outcome, dns.classification.code) == (Outcome.TRANSIENT, "dns")
     assert (bad_url.outcome, bad_url.classification.code) == (Outcome.PERMANENT, "configuration")

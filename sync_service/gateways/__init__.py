@@ -1,11 +1,13 @@
 """Provider adapters: one class per SMS provider behind the :class:`Gateway` contract."""
 
-from .base import Gateway, HttpOptions, OutboundMessage, ProviderAccount, SendResult
+from .base import Gateway, HttpAnswer, HttpGateway, HttpOptions, OutboundMessage, ProviderAccount, SendResult
 from .registry import PROVIDERS, build_gateway
 
 __all__ = [
     "PROVIDERS",
     "Gateway",
+    "HttpAnswer",
+    "HttpGateway",
     "HttpOptions",
     "OutboundMessage",
     "ProviderAccount",

@@ -3,6 +3,12 @@
 ``Gateway.send`` never raises for a provider or network problem: a refused connection, a
 timeout, an HTTP error or an answer that is not JSON all come back as a :class:`SendResult`
 whose :class:`~sync_service.core.errors.Classification` tells the dispatcher what to do.
+
+An HTTP adapter is a functional core between two transports: :meth:`HttpGateway.prepare` builds
+the request (URL, body, headers) and :meth:`HttpGateway.answered` classifies the answer
+(:class:`HttpAnswer`: status, body, ``Retry-After``), both pure. ``send`` carries them over a
+pooled ``requests`` session; :class:`~sync_service.gateways.async_http.AsyncHttpTransport`
+carries the very same over aiohttp for the dispatcher.
 """
 
 from __future__ import annotations
@@ -119,7 +125,7 @@ def make_session(pool_size: int, base_url: str) -> requests.Session:
     return session
 
 
-def _caused_by_dns(exc: BaseException) -> bool:
+def caused_by_dns(exc: BaseException) -> bool:
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -142,7 +148,7 @@ def classify_transport_error(exc: requests.RequestException) -> Classification:
     if isinstance(exc, requests.Timeout):
         return classify_exception(FailureKind.TIMEOUT)
     if isinstance(exc, requests.ConnectionError):
-        return classify_exception(FailureKind.DNS if _caused_by_dns(exc) else FailureKind.CONNECTION)
+        return classify_exception(FailureKind.DNS if caused_by_dns(exc) else FailureKind.CONNECTION)
     if isinstance(
         exc,
         requests.exceptions.InvalidURL
@@ -153,13 +159,13 @@ def classify_transport_error(exc: requests.RequestException) -> Classification:
     return classify_exception(FailureKind.PROTOCOL)
 
 
-def decode_json(response: requests.Response) -> Mapping[str, Any] | None:
-    """The JSON object of ``response``, or ``None`` when the body is not a JSON object."""
+def decode_json(body: bytes) -> Mapping[str, Any] | None:
+    """The JSON object in ``body``, or ``None`` when the body is not a JSON object."""
     try:
-        body = response.json()
-    except ValueError:
+        decoded = json.loads(body)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
         return None
-    return body if isinstance(body, Mapping) else None
+    return decoded if isinstance(decoded, Mapping) else None
 
 
 def with_retry_after(classification: Classification, header: str | None) -> Classification:
@@ -169,6 +175,25 @@ def with_retry_after(classification: Classification, header: str | None) -> Clas
         if delay is not None:
             return dataclasses.replace(classification, retry_after=delay)
     return classification
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a provider answered, as any transport sees it."""
+
+    status: int
+    body: bytes
+    retry_after: str | None = None  # the Retry-After header
+
+
+@dataclass(frozen=True)
+class PreparedSend:
+    """One POST ready for a transport: URL, encoded body, every header; the message's segments."""
+
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+    segments: int
 
 
 @dataclass(frozen=True)
@@ -208,25 +233,56 @@ class HttpGateway(Gateway):
             token = base64.b64encode(f"{account.account_id}:{account.secret}".encode()).decode("ascii")
             self._headers["Authorization"] = f"Basic {token}"
 
-    def send(self, message: OutboundMessage) -> SendResult:
-        segments = count_segments(message.body).segments
+    @property
+    def proxy(self) -> str | None:
+        """The proxy the environment sets for ``base_url`` (read once, like the session's)."""
+        scheme = self.base_url.partition(":")[0].lower()
+        proxies = self._session.proxies
+        return proxies.get(scheme) or proxies.get("all") or None
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The CA bundle the environment names (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), if any."""
+        verify = self._session.verify
+        return verify if isinstance(verify, str) else None
+
+    # ------------------------------------------------------------------ functional core (pure)
+
+    def prepare(self, message: OutboundMessage) -> PreparedSend:
+        """The POST for ``message``: what every transport sends."""
         request = self._request(message)
         headers = {**self._headers, "Content-Type": request.content_type, IDEMPOTENCY_HEADER: message.key}
+        return PreparedSend(request.url, request.body, headers, count_segments(message.body).segments)
+
+    def answered(self, prepared: PreparedSend, message: OutboundMessage, answer: HttpAnswer) -> SendResult:
+        """The result of ``message`` given the provider's ``answer``."""
+        classification, message_id = self._interpret(answer)
+        return SendResult(message.key, classification, message_id, prepared.segments)
+
+    @staticmethod
+    def unanswered(prepared: PreparedSend, message: OutboundMessage, failure: Classification) -> SendResult:
+        """The result of ``message`` when no answer came (``failure`` classifies the transport error)."""
+        return SendResult(message.key, failure, None, prepared.segments)
+
+    # ------------------------------------------------------------------ the requests transport
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        prepared = self.prepare(message)
         try:
             response = self._session.post(
-                request.url, data=request.body, headers=headers, timeout=self.timeout
+                prepared.url, data=prepared.body, headers=prepared.headers, timeout=self.timeout
             )
         except requests.RequestException as exc:
-            return SendResult(message.key, classify_transport_error(exc), None, segments)
-        classification, message_id = self._interpret(response)
-        return SendResult(message.key, classification, message_id, segments)
+            return self.unanswered(prepared, message, classify_transport_error(exc))
+        answer = HttpAnswer(response.status_code, response.content, response.headers.get("Retry-After"))
+        return self.answered(prepared, message, answer)
 
     @abstractmethod
     def _request(self, message: OutboundMessage) -> HttpRequest:
         """The provider request for ``message``."""
 
     @abstractmethod
-    def _interpret(self, response: requests.Response) -> tuple[Classification, str | None]:
+    def _interpret(self, answer: HttpAnswer) -> tuple[Classification, str | None]:
         """Classification and provider message id of an HTTP answer."""
 
     def close(self) -> None:

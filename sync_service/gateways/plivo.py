@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from ..core.errors import Classification, Outcome, classify_plivo
-from .base import INVALID_RESPONSE, HttpGateway, HttpRequest, OutboundMessage, decode_json
+from .base import INVALID_RESPONSE, HttpAnswer, HttpGateway, HttpRequest, OutboundMessage, decode_json
 
 
 class PlivoGateway(HttpGateway):
@@ -33,9 +31,9 @@ class PlivoGateway(HttpGateway):
         url = f"{self.base_url}/v1/Account/{account.account_id}/Message/"
         return HttpRequest.json(url, payload)
 
-    def _interpret(self, response: requests.Response) -> tuple[Classification, str | None]:
-        body = decode_json(response)
-        classification = classify_plivo(response.status_code, body, response.headers.get("Retry-After"))
+    def _interpret(self, answer: HttpAnswer) -> tuple[Classification, str | None]:
+        body = decode_json(answer.body)
+        classification = classify_plivo(answer.status, body, answer.retry_after)
         if classification.outcome != Outcome.SENT:
             return classification, None
         uuids = body.get("message_uuid") if body is not None else None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import requests
-
 from ..core.errors import Classification, Outcome, classify_twilio
-from .base import INVALID_RESPONSE, HttpGateway, HttpRequest, OutboundMessage, decode_json
+from .base import INVALID_RESPONSE, HttpAnswer, HttpGateway, HttpRequest, OutboundMessage, decode_json
 
 
 class TwilioGateway(HttpGateway):
@@ -32,9 +30,9 @@ class TwilioGateway(HttpGateway):
         url = f"{self.base_url}/2010-04-01/Accounts/{account.account_id}/Messages.json"
         return HttpRequest.form(url, form)
 
-    def _interpret(self, response: requests.Response) -> tuple[Classification, str | None]:
-        body = decode_json(response)
-        classification = classify_twilio(response.status_code, body, response.headers.get("Retry-After"))
+    def _interpret(self, answer: HttpAnswer) -> tuple[Classification, str | None]:
+        body = decode_json(answer.body)
+        classification = classify_twilio(answer.status, body, answer.retry_after)
         if classification.outcome != Outcome.SENT:
             return classification, None
         sid = body.get("sid") if body is not None else None

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import requests
-
 from ..core.errors import Classification, Outcome, classify_vonage
 from ..core.segments import is_gsm7
-from .base import INVALID_RESPONSE, HttpGateway, HttpRequest, OutboundMessage, decode_json, with_retry_after
+from .base import (
+    INVALID_RESPONSE,
+    HttpAnswer,
+    HttpGateway,
+    HttpRequest,
+    OutboundMessage,
+    decode_json,
+    with_retry_after,
+)
 
 
 class VonageGateway(HttpGateway):
@@ -38,14 +44,14 @@ class VonageGateway(HttpGateway):
             form["callback"] = message.status_callback
         return HttpRequest.form(f"{self.base_url}/sms/json", form)
 
-    def _interpret(self, response: requests.Response) -> tuple[Classification, str | None]:
-        body = decode_json(response)
-        status = response.status_code
+    def _interpret(self, answer: HttpAnswer) -> tuple[Classification, str | None]:
+        body = decode_json(answer.body)
+        status = answer.status
         classification = classify_vonage(body, status)
         if classification.code == INVALID_RESPONSE.code and 400 <= status < 500 and status != 429:
             # Not the SMS API's own shape (it answers 200 with per-message statuses): a refusal.
             classification = Classification(Outcome.PERMANENT, str(status), f"HTTP {status}")
-        classification = with_retry_after(classification, response.headers.get("Retry-After"))
+        classification = with_retry_after(classification, answer.retry_after)
         if classification.outcome != Outcome.SENT:
             return classification, None
         messages = body.get("messages") if body is not None else None
