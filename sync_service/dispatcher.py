@@ -53,6 +53,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from . import outcomes
 from .accounts import AccountCache, AccountsUnavailable, Route
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sync_service.dispatcher")
 
 WEBHOOK_PROVIDERS = ("twilio", "plivo", "vonage")
+KEYED_CALLBACK_PROVIDERS = ("twilio", "plivo")  # Vonage echoes the key as client-ref instead
 MAX_IDLE_BACKOFF = 60.0
 STOP_POLL = 0.1  # a message waiting for its rate notices a stop within this many seconds
 T = TypeVar("T")
@@ -243,6 +245,7 @@ class Dispatcher:
         self._prefetched: Future[tuple[Claim, float]] | None = None
         self._backlog_due = True
         self._next_maintenance = 0.0
+        self._store_failure: StoreError | None = None  # set by a send that could not be recorded
 
     # ------------------------------------------------------------------ loop
 
@@ -397,6 +400,11 @@ class Dispatcher:
         reporter.flush()
         self._release(unsent, summary)
         logger.info("batch done", extra={"worker": self.worker_id, **summary.counts()})
+        failure, self._store_failure = self._store_failure, None
+        if failure is not None and len(unsent) == summary.claimed:
+            # Nothing could be recorded (disk full, read-only store): back off like any store outage
+            # instead of claiming and releasing the same batch in a tight loop.
+            raise StoreError(f"no send of the batch could be recorded, all released: {failure}") from failure
         return summary
 
     def _jobs(self, claim: Claim, claimed_at: float, reporter: _Reporter) -> list[_Job]:
@@ -503,6 +511,7 @@ class Dispatcher:
                 won = await asyncio.wrap_future(self.journal.begin_future(msg.key, route.provider))
             except StoreError as exc:
                 logger.error("cannot record the send of %s, not sent: %s", msg.key, exc)
+                self._store_failure = exc
                 return _NOT_STARTED
             if not won:
                 settled = await self._blocking(self._already_begun, job)
@@ -539,6 +548,10 @@ class Dispatcher:
         callback = None
         if self.callback_base_url and route.provider in WEBHOOK_PROVIDERS:
             callback = f"{self.callback_base_url}/webhooks/{route.provider}/status"
+            if route.provider in KEYED_CALLBACK_PROVIDERS:
+                # The receipt then names the SMS even when this worker dies before recording the
+                # provider's message id (an 'unknown outcome' that the receipt settles in Odoo).
+                callback += f"?key={quote(job.msg.key, safe='')}"
         message = OutboundMessage(job.msg.key, job.msg.number, job.msg.body, status_callback=callback)
         gateway = route.gateway
         if self.metrics:

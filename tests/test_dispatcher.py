@@ -294,3 +294,77 @@ def test_each_account_stays_under_its_rate_in_every_second(
     busiest = max(sum(s for t, s in received if start <= t < start + 1.0) for start, _ in received)
     assert busiest <= 20
     assert elapsed >= 2.0  # 60 segments at 20/s: the first 20 at once, then two more windows
+
+
+# --------------------------------------------------------------------------- crashes and store failures
+
+
+def test_a_receipt_settles_the_unknown_outcome_of_a_worker_that_died_after_the_send(
+    client: OdooClient,
+    simulator: ProviderSimulator,
+    receipts: str,
+    make_dispatcher: Callable[..., Dispatcher],
+    twilio_account: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker dies right after the provider took the SMS (nothing recorded, nothing reported): the send
+    is 'unknown outcome' once stuck, but the receipt names the SMS in its callback URL, so Odoo ends up
+    showing it delivered, and nothing is sent twice."""
+    [key] = queue_sms(client, twilio_account, [fresh_number()])
+    dying = make_dispatcher(callback_base_url=receipts, stuck_after=1.0)
+    # The crash point: the provider answered, the worker never records nor reports it.
+    monkeypatch.setattr(dying, "_record", lambda *args, **kwargs: None)
+    monkeypatch.setattr(dying, "_settle", lambda *args, **kwargs: None)
+    assert dying.run_once().claimed == 1
+    [received] = [m for m in simulator.received() if m.key == key]
+    assert received.callback_url == f"{receipts}/webhooks/twilio/status?key={key}"
+    assert key not in provider_states(client, [key]), "Odoo has not heard of the send"
+
+    time.sleep(1.2)
+    survivor = make_dispatcher(callback_base_url=receipts, stuck_after=1.0)
+    survivor.maintain(force=True)  # reports the stuck send: failed, unknown outcome
+    wait_for(lambda: provider_states(client, [key]).get(key) == "delivered", 60,
+             "the receipt settles the unknown outcome")
+    assert sms_rows(client, [key], ["state"])[key]["state"] == "pending"
+    assert drain(survivor) == []
+    assert counts_for(simulator, [key]) == [1]
+
+
+def test_a_store_that_cannot_record_makes_the_dispatcher_back_off(
+    client: OdooClient, simulator: ProviderSimulator, tmp_path: Path, twilio_account: int
+) -> None:
+    """Disk full or read-only store: nothing leaves (a send is recorded first), the batch goes back to Odoo,
+    and the dispatcher waits longer and longer instead of claiming the same batch in a tight loop."""
+    path = tmp_path / "ro.db"
+    Store.from_url(f"sqlite:///{path}").close()
+    store = Store.from_url(f"sqlite:///file:{path}?mode=ro&uri=true")
+    keys = queue_sms(client, twilio_account, [fresh_number() for _ in range(5)])
+    outbox = OdooOutbox(client)
+    claims: list[int] = []
+    claim = outbox.claim
+
+    def counting_claim(*args: Any, **kwargs: Any) -> Any:
+        result = claim(*args, **kwargs)
+        claims.append(len(result.messages))
+        return result
+
+    outbox.claim = counting_claim  # type: ignore[method-assign]
+    accounts = AccountCache(outbox.provider_accounts, refresh_seconds=60)
+    journal = SendJournal(store)
+    dispatcher = Dispatcher(outbox, accounts, journal, worker_id="test-read-only",
+                            options=DispatchOptions(batch_size=50, poll_interval=0.2))
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
+    thread.start()
+    time.sleep(4.0)
+    stop.set()
+    thread.join(30)
+    dispatcher.close()
+    journal.close()
+    accounts.close()
+    store.close()
+    assert claims and claims[0] == 5
+    # Backing off 0.4, 0.8, 1.6 s ... after each failed batch: a handful of claims in 4 s, not hundreds.
+    assert len([n for n in claims if n]) <= 5, claims
+    assert counts_for(simulator, keys) == [0] * 5
+    assert {row["state"] for row in sms_rows(client, keys, ["state"]).values()} == {"outgoing"}
