@@ -552,7 +552,8 @@ class Dispatcher:
                 # The receipt then names the SMS even when this worker dies before recording the
                 # provider's message id (an 'unknown outcome' that the receipt settles in Odoo).
                 callback += f"?key={quote(job.msg.key, safe='')}"
-        message = OutboundMessage(job.msg.key, job.msg.number, job.msg.body, status_callback=callback)
+        message = OutboundMessage(job.msg.key, job.msg.number, job.msg.body, status_callback=callback,
+                                  media_url=job.msg.media_url)
         gateway = route.gateway
         if self.metrics:
             self.metrics.in_flight.inc()

@@ -27,6 +27,7 @@ class ClaimedMessage:
     account_id: int | None
     kind: str  # 'transactional' | 'marketing' | 'consent'
     mailing_id: int | None = None
+    media_url: str | None = None  # the MMS image of a flow message, when its step asks for one
 
     @property
     def marketing(self) -> bool:
@@ -41,6 +42,7 @@ class ClaimedMessage:
             account_id=int(raw["account_id"]) if raw.get("account_id") else None,
             kind=str(raw.get("kind") or "transactional"),
             mailing_id=int(raw["mailing_id"]) if raw.get("mailing_id") else None,
+            media_url=str(raw["media_url"]) if raw.get("media_url") else None,
         )
 
 

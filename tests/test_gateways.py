@@ -6,6 +6,7 @@ dispatcher's :class:`AsyncHttpTransport` (aiohttp), which must classify everythi
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -161,6 +162,15 @@ def test_send_returns_provider_id_and_simulator_records_it_once(
     assert sim.count_by_key() == {f"uuid-{provider}": 1}
     assert sim.count_by_content() == {(MOBILE, "Hello from the shop"): 1}
     assert "api_secret" not in received.params
+
+
+def test_an_mms_reaches_the_provider_with_its_image(sim: ProviderSimulator, gateway: GatewayFactory) -> None:
+    image = "https://shop.example/web/image/product.product/7/image_512"
+    for provider in ("twilio", "plivo"):
+        assert gateway(provider).send(msg(f"mms-{provider}", media_url=image)).outcome is Outcome.SENT
+    twilio, plivo = sim.received()
+    assert twilio.params["MediaUrl"] == image
+    assert (plivo.params["type"], json.loads(plivo.params["media_urls"])) == ("mms", [image])
 
 
 def test_twilio_uses_messaging_service_when_no_sender(

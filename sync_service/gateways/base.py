@@ -43,6 +43,7 @@ class OutboundMessage:
     body: str
     sender: str | None = None
     status_callback: str | None = None
+    media_url: str | None = None  # an image for MMS (Twilio, Plivo); Vonage's SMS API sends the text only
 
 
 @dataclass(frozen=True)

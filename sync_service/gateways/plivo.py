@@ -28,6 +28,9 @@ class PlivoGateway(HttpGateway):
         if message.status_callback:
             payload["url"] = message.status_callback
             payload["method"] = "POST"
+        if message.media_url:
+            payload["type"] = "mms"
+            payload["media_urls"] = [message.media_url]
         url = f"{self.base_url}/v1/Account/{account.account_id}/Message/"
         return HttpRequest.json(url, payload)
 

@@ -27,6 +27,8 @@ class TwilioGateway(HttpGateway):
             form["From"] = account.sender
         if message.status_callback:
             form["StatusCallback"] = message.status_callback
+        if message.media_url:
+            form["MediaUrl"] = message.media_url
         url = f"{self.base_url}/2010-04-01/Accounts/{account.account_id}/Messages.json"
         return HttpRequest.form(url, form)
 

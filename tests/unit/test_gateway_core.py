@@ -97,3 +97,15 @@ def test_answers_are_classified(
 )
 def test_decode_json_takes_objects_only(body: bytes, expected: Any) -> None:
     assert decode_json(body) == expected
+
+
+def test_an_mms_image_goes_where_the_provider_takes_it() -> None:
+    mms = OutboundMessage("key-3", "+12015550123", "Your cart", media_url="https://shop.example/p/1.png")
+    twilio = gateway("twilio").prepare(mms)
+    assert b"MediaUrl=https%3A%2F%2Fshop.example%2Fp%2F1.png" in twilio.body
+    plivo = json.loads(gateway("plivo").prepare(mms).body)
+    assert (plivo["type"], plivo["media_urls"]) == ("mms", ["https://shop.example/p/1.png"])
+    vonage = gateway("vonage").prepare(mms)  # the SMS API has no MMS: the text goes, with its link
+    assert b"shop.example" not in vonage.body and b"Your+cart" in vonage.body
+    assert b"MediaUrl" not in gateway("twilio").prepare(MESSAGE).body
+    assert "type" not in json.loads(gateway("plivo").prepare(MESSAGE).body)
