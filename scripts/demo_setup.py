@@ -1,8 +1,9 @@
 """Per-run set-up of the `make demo` database over JSON-RPC, once Odoo answers (run by scripts/demo.sh).
 
-    demo_setup.py ODOO_URL DATABASE SIMULATOR_URL
+    demo_setup.py ODOO_URL DATABASE SIMULATOR_URL [PUBLIC_ODOO_URL]
 
-1. the demo gateway account is pointed at the simulator; web.base.url at this Odoo (the links in the SMS);
+1. the demo gateway account is pointed at the simulator; web.base.url at this Odoo (the links in the SMS), or at
+   PUBLIC_ODOO_URL when the browser reaches it under another address (docker compose);
 2. "Demo, any hour" compliance policies, on the demo database only: a copy of every policy, first in order,
    with sending hours 00:00-24:00 every day (the demo runs at any hour; consent, opt-outs, the frequency cap,
    the brand prefix and the STOP footer still apply); archive them to see quiet hours at work;
@@ -19,7 +20,7 @@ import requests
 ADDON = "sms_marketing_addon"
 
 
-def main(url: str, db: str, sim_url: str) -> int:
+def main(url: str, db: str, sim_url: str, public_url: str | None = None) -> int:
     session = requests.Session()
     counter = iter(range(1, 1_000_000))
 
@@ -46,8 +47,9 @@ def main(url: str, db: str, sim_url: str) -> int:
         return int(rows[0]["res_id"])
 
     call("sms.provider.account", "write", [ref("demo_provider_account_simulator")], {"base_url": sim_url})
-    call("ir.config_parameter", "set_param", "web.base.url", url)
-    print(f"gateway account 'Provider simulator (Twilio dialect)' -> {sim_url}; web.base.url -> {url}")
+    public_url = public_url or url
+    call("ir.config_parameter", "set_param", "web.base.url", public_url)
+    print(f"gateway account 'Provider simulator (Twilio dialect)' -> {sim_url}; web.base.url -> {public_url}")
 
     if not call("sms.compliance.policy", "search_count", [("name", "=like", "Demo, any hour:%")]):
         days = ("day_mon", "day_tue", "day_wed", "day_thu", "day_fri", "day_sat", "day_sun")
@@ -72,6 +74,6 @@ def main(url: str, db: str, sim_url: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         raise SystemExit(__doc__)
     raise SystemExit(main(*sys.argv[1:]))

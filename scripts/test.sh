@@ -25,6 +25,8 @@ say "docker-compose.yml"
 if command -v docker-compose >/dev/null; then
     env_file=.env; [[ -f $env_file ]] || env_file=.env.example
     docker-compose --env-file "$env_file" -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
+    docker-compose --env-file "$env_file" -f docker-compose.yml -f docker-compose.demo.yml --profile demo config -q \
+        && echo "docker-compose.demo.yml is valid"
 else
     echo "error: docker-compose is not installed (make setup installs it)" >&2; exit 2
 fi
