@@ -355,7 +355,10 @@ def test_concurrent_sends_with_retries_deliver_each_message_exactly_once(
 ) -> None:
     sim.inject("http_500", ratio=0.1)
     sim.inject("http_429", ratio=0.05, retry_after=0)
-    twilio = gateway("twilio")
+    # Patient timeouts: only the injected 500s and 429s are retried here. A client-side read timeout on a
+    # busy machine (16 client threads and the simulator in one process) would retry a message the simulator
+    # had taken: the documented duplicate risk of timeouts, not what this test is about.
+    twilio = gateway("twilio", HttpOptions(connect_timeout=5.0, read_timeout=10.0, pool_size=16))
 
     def deliver(index: int) -> SendResult:
         message = msg(f"sms-{index:04d}", body=f"Offer {index}")
