@@ -197,9 +197,19 @@ def wait_sent(simulator: ProviderSimulator, campaign: Campaign, share: float, ti
         time.sleep(0.2)
 
 
+def _inbox_backlog(base_url: str) -> int | None:
+    """Receipts the service stored but Odoo has not taken yet (None when the service does not answer)."""
+    try:
+        return int(requests.get(f"{base_url}/healthz", timeout=5).json().get("backlog") or 0)
+    except (requests.RequestException, ValueError):
+        return None
+
+
 def drain(ctx: Context, campaign: Campaign, simulator: ProviderSimulator, retrier: CallbackRetrier,
-          timeout: float) -> bool:
-    """Wait until every SMS of the campaign is delivered or failed with a reason; False on timeout."""
+          timeout: float, base_url: str) -> bool:
+    """Wait until every SMS of the campaign is delivered or failed with a reason, and every receipt the
+    provider sent has reached Odoo (none waiting for a retry, the service's inbox empty: a receipt may
+    still settle an unknown outcome); False on timeout."""
     deadline = time.monotonic() + timeout
     last_print = 0.0
     while time.monotonic() < deadline:
@@ -208,8 +218,8 @@ def drain(ctx: Context, campaign: Campaign, simulator: ProviderSimulator, retrie
             say(f"  {campaign.name}: {accepted:,} accepted by the provider, {delivered:,} delivered, "
                 f"{failed:,} failed, {retrier.stats.outstanding} callbacks waiting for a retry")
             last_print = time.monotonic()
-        if delivered + failed >= len(campaign.keys) and figures.settled(
-                odoo_rows(ctx.rpc, campaign).values()):
+        if (delivered + failed >= len(campaign.keys) and retrier.stats.outstanding == 0
+                and _inbox_backlog(base_url) == 0 and figures.settled(odoo_rows(ctx.rpc, campaign).values())):
             return True
         time.sleep(2.0)
     return False
@@ -237,7 +247,7 @@ def scenario(ctx: Context, name: str, size: int, series: int, **simulator_option
 
 def finish(ctx: Context, name: str, service: Service, campaign: Campaign, simulator: ProviderSimulator,
            retrier: CallbackRetrier, notes: list[str], started: float, timeout: float) -> Outcome:
-    drained = drain(ctx, campaign, simulator, retrier, timeout)
+    drained = drain(ctx, campaign, simulator, retrier, timeout, service.env["SMS_SYNC_PUBLIC_BASE_URL"])
     seconds = time.monotonic() - started
     code = service.terminate()
     if not drained:
@@ -247,12 +257,16 @@ def finish(ctx: Context, name: str, service: Service, campaign: Campaign, simula
     accepted, rows = simulator.count_by_key(), odoo_rows(ctx.rpc, campaign)
     result = figures.count(name, campaign.keys, accepted, rows, seconds)
     notes.append(retrier.stats.summary())
+    settled_later = sum(1 for row in rows.values() if "receipt came after an unknown outcome" in row.failure)
+    if settled_later:
+        notes.append(f"{settled_later} unknown outcome(s) settled by their receipt (the callback URL names "
+                     "the SMS): Odoo shows them sent/delivered")
     if result.unknown:
         at_provider = sum(1 for key, row in rows.items()
                           if figures.UNKNOWN_OUTCOME in row.failure and accepted.get(key))
         notes.append(f"{result.unknown} unknown outcome(s): Odoo shows them failed 'unknown_outcome' (a "
-                     "worker died between recording the send and recording the answer; at most once: never "
-                     f"re-sent automatically); {at_provider} of them had in fact reached the provider")
+                     "worker died between recording the send and handing it to the provider; at most once: "
+                     f"never re-sent automatically); {at_provider} of them had in fact reached the provider")
     if result.lost_keys:
         notes.append(f"lost keys (first 5): {', '.join(result.lost_keys[:5])}")
     if result.duplicate_keys:
