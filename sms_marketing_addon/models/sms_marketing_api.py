@@ -255,13 +255,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             if outcome == "sent":
                 if sms.uuid not in already:
                     already.add(sms.uuid)
-                    accepted.append({
-                        "sms_uuid": sms.uuid, "provider_message_id": result.get("provider_message_id") or False,
-                        "account_id": sms.sms_account_id.id, "provider": sms.sms_account_id.provider,
-                        "number": sms.number, "partner_id": sms.partner_id.id,
-                        "mailing_id": sms.mailing_id.id, "is_marketing": sms.sms_kind == "marketing",
-                        "segments": int(result.get("segments") or 1), "date_sent": now,
-                    })
+                    accepted.append(self._provider_message_vals(
+                        sms, result.get("provider_message_id") or False, int(result.get("segments") or 1), now))
                 if sms.state in ("outgoing", "process"):
                     sent_sms |= sms
             elif sms.uuid in already:
@@ -367,20 +362,30 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         known = set(ProviderMessage.search([("sms_uuid", "in", list(by_key))]).mapped("sms_uuid"))
         candidates = Sms.search([("uuid", "in", list(by_key)), ("state", "=", "error"),
                                  ("sms_last_error", "=like", UNKNOWN_OUTCOME + "%")])
-        settled = {}
-        for sms in candidates.filtered(lambda s: s.uuid not in known):
-            event = by_key[sms.uuid]
-            settled[event["provider_message_id"]] = ProviderMessage.create({
-                "sms_uuid": sms.uuid, "provider_message_id": event["provider_message_id"],
-                "account_id": sms.sms_account_id.id, "provider": sms.sms_account_id.provider,
-                "number": sms.number, "partner_id": sms.partner_id.id, "mailing_id": sms.mailing_id.id,
-                "is_marketing": sms.sms_kind == "marketing", "segments": count_segments(sms.body or "")["segments"] or 1,
-            })
-            sms.write({"state": "pending", "failure_type": False, "to_delete": True,
-                       "sms_last_error": _("The gateway had taken it: its receipt came after an unknown outcome")})
-            sms.sms_tracker_id._action_update_from_sms_state("pending")
-            _logger.info("SMS %s: unknown outcome settled by the receipt of %s", sms.uuid, event["provider_message_id"])
-        return settled
+        settling = candidates.filtered(lambda sms: sms.uuid not in known)
+        if not settling:
+            return {}
+        now = self.env.cr.now()
+        settled = ProviderMessage.create([
+            self._provider_message_vals(sms, by_key[sms.uuid]["provider_message_id"],
+                                        count_segments(sms.body or "")["segments"] or 1, now)
+            for sms in settling
+        ])
+        settling.write({"state": "pending", "failure_type": False, "to_delete": True,
+                        "sms_last_error": _("The gateway had taken it: its receipt came after an unknown outcome")})
+        settling.sms_tracker_id._action_update_from_sms_state("pending")
+        _logger.info("%d SMS with an unknown outcome settled by their receipt: %s", len(settling),
+                     ", ".join(settling.mapped("uuid")))
+        return {message.provider_message_id: message for message in settled}
+
+    def _provider_message_vals(self, sms, provider_message_id, segments, date_sent):
+        """The `sms.provider.message` row of an SMS a gateway accepted."""
+        return {
+            "sms_uuid": sms.uuid, "provider_message_id": provider_message_id,
+            "account_id": sms.sms_account_id.id, "provider": sms.sms_account_id.provider,
+            "number": sms.number, "partner_id": sms.partner_id.id, "mailing_id": sms.mailing_id.id,
+            "is_marketing": sms.sms_kind == "marketing", "segments": segments, "date_sent": date_sent,
+        }
 
     @api.model
     def check_opt_outs(self, numbers):
