@@ -508,7 +508,7 @@ class Dispatcher:
             if self._clock() >= job.deadline:
                 return _NOT_STARTED
             try:
-                won = await asyncio.wrap_future(self.journal.begin_future(msg.key, route.provider))
+                won = await self.journal.begin_async(msg.key, route.provider)
             except StoreError as exc:
                 logger.error("cannot record the send of %s, not sent: %s", msg.key, exc)
                 self._store_failure = exc

@@ -56,7 +56,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _reason(exc: BaseException) -> str:
+def explain_error(exc: BaseException) -> str:
+    """What went wrong with the store, in one line, with the likely cause when the error names one."""
     original = getattr(exc, "orig", None) or exc
     lines = str(original).strip().splitlines()
     text = lines[0] if lines else type(original).__name__
@@ -98,7 +99,8 @@ def _guard(
             try:
                 return method(self, *args, **kwargs)
             except SQLAlchemyError as exc:
-                raise StoreUnavailable(f"store {self.safe_url}: {operation} failed: {_reason(exc)}") from exc
+                raise StoreUnavailable(
+                    f"store {self.safe_url}: {operation} failed: {explain_error(exc)}") from exc
 
         return wrapper
 
@@ -186,7 +188,7 @@ class Store:
             engine.dispose()
             problem = _sqlite_file_problem(parsed.database) if store.is_sqlite else None
             raise StoreUnavailable(
-                f"store {store.safe_url}: cannot open or create tables: {problem or _reason(exc)}"
+                f"store {store.safe_url}: cannot open or create tables: {problem or explain_error(exc)}"
             ) from exc
         return store
 

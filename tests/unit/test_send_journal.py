@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from sync_service.send_journal import SendJournal
-from sync_service.store import Store
+from sync_service.store import Store, StoreUnavailable
 
 
 def test_one_winner_per_key_across_threads_and_restarts(tmp_path: Path) -> None:
@@ -68,5 +71,58 @@ def test_many_keys_in_few_transactions(tmp_path: Path) -> None:
     assert journal.flush(timeout=10)
     assert all(won) and len(won) == 300
     assert len(store.unreported(1000)) == 300
+    journal.close()
+    store.close()
+
+
+def test_event_loop_begins_and_times_read_back_like_the_store_writes_them(tmp_path: Path) -> None:
+    """begin_async from coroutines: one winner per key; the times it writes are the store's own format."""
+    store = Store.from_url(f"sqlite:///{tmp_path / 'sync.db'}")
+    assert store.begin_send("old-key", "twilio")  # written by the store itself
+    journal = SendJournal(store)
+    before = datetime.now(UTC)
+
+    async def begin_all() -> list[bool]:
+        keys = ["old-key", *(f"k{i}" for i in range(50)), "k7"]
+        return list(await asyncio.gather(*(journal.begin_async(key, "vonage") for key in keys)))
+
+    results = asyncio.run(begin_all())
+    assert results[0] is False  # begun before, by the store
+    assert results[1:51] == [True] * 50
+    assert results[51] is False  # the same key twice: only the first request wins
+    record = store.get_send("k3")
+    assert record is not None and record.state == "sending" and record.provider == "vonage"
+    assert before <= record.updated_at <= datetime.now(UTC)  # aware UTC, read back exactly
+    with store.engine.connect() as conn:
+        stored = dict(conn.exec_driver_sql("SELECT key, updated_at FROM sent_log").all())
+    # Same text layout as the store's own rows (microseconds always there): times compare as text.
+    assert len(stored["k3"]) == len(stored["old-key"]) == len("2026-01-01 00:00:00.000000")
+    stuck = {r.key for r in store.stuck_sending(datetime.now(UTC), 100)}
+    assert stuck == {"old-key", *(f"k{i}" for i in range(50))}
+    assert store.stuck_sending(before, 100)[0].key == "old-key"  # only the store's own row is older
+    assert len(store.stuck_sending(before, 100)) == 1
+    journal.close()
+    store.close()
+
+
+def test_a_write_failure_reaches_the_awaiting_coroutine_and_the_journal_recovers(tmp_path: Path) -> None:
+    database = tmp_path / "sync.db"
+    store = Store.from_url(f"sqlite:///{database}")
+    journal = SendJournal(store)
+    assert journal.begin("warm-up")  # the committer holds its connection now
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("ALTER TABLE sent_log RENAME TO sent_log_away")
+        conn.commit()
+
+    async def begin(key: str) -> bool:
+        return await journal.begin_async(key)
+
+    with pytest.raises(StoreUnavailable, match="send journal write failed: no such table: sent_log"):
+        asyncio.run(begin("k1"))
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("ALTER TABLE sent_log_away RENAME TO sent_log")
+        conn.commit()
+    assert asyncio.run(begin("k1")) is True  # a new connection, nothing lost
+    assert store.get_send("k1") is not None and store.get_send("warm-up") is not None
     journal.close()
     store.close()
