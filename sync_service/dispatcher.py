@@ -40,14 +40,10 @@ provider (the providers' send APIs have no idempotency key).
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
-import queue
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -181,7 +177,6 @@ class _Held:
 _NOT_STARTED = _NotStarted()
 _HELD = _Held()
 _Result = _Done | _Again | _NotStarted | _Held
-_Finished = queue.SimpleQueue[tuple[_Job, _Result]]
 
 
 @dataclass
@@ -201,11 +196,19 @@ class _Reporter:
             bool(self.buffer) and time.monotonic() - self.last_flush >= options.report_interval
         )
 
-    def flush(self) -> None:
+    def take(self) -> list[ReportEntry]:
+        """What is buffered, for :meth:`send` (the buffer starts again empty)."""
         self.last_flush = time.monotonic()
-        if self.buffer:
-            self.summary.reported += self.dispatcher.report(self.buffer)
-            self.buffer = []
+        taken, self.buffer = self.buffer, []
+        return taken
+
+    def send(self, reports: list[ReportEntry]) -> None:
+        """Tell Odoo (blocks: from a worker thread when the event loop is running the batch)."""
+        if reports:
+            self.summary.reported += self.dispatcher.report(reports)
+
+    def flush(self) -> None:
+        self.send(self.take())
 
 
 class Dispatcher:
@@ -347,56 +350,7 @@ class Dispatcher:
         guard = None
         if numbers:
             guard = OptOutGuard(self.outbox.opted_out, numbers, max_age=options.optout_recheck)
-        ready: deque[_Job] = deque(jobs)
-        waiting: list[tuple[float, int, _Job]] = []  # retries: (due at, tie-break, job)
-        tie = itertools.count()
-        finished: _Finished = queue.SimpleQueue()
-        in_flight = 0
-        unsent: list[str] = []
-        while ready or waiting or in_flight:
-            now = self._clock()
-            while waiting and waiting[0][0] <= now:
-                ready.append(heapq.heappop(waiting)[2])
-            if self.stopping.is_set():
-                for job in [*ready, *(item[2] for item in waiting)]:
-                    if job.begun:
-                        self._settle(self._give_up(job), job, reporter)
-                    else:
-                        unsent.append(job.msg.key)
-                ready.clear()
-                waiting.clear()
-            starting: list[_Job] = []
-            while ready and in_flight < options.concurrency:
-                starting.append(ready.popleft())
-                in_flight += 1
-            if starting:
-                self._loop.call(self._start, starting, guard, finished)
-            if not in_flight:
-                if waiting:
-                    self.stopping.wait(max(waiting[0][0] - self._clock(), 0.0))
-                continue
-            timeout = min(0.25, max(waiting[0][0] - now, 0.0)) if waiting else 0.25
-            try:
-                item = finished.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            while item is not None:
-                job, result = item
-                in_flight -= 1
-                if isinstance(result, _Again):
-                    heapq.heappush(waiting, (self._clock() + result.delay, next(tie), job))
-                elif isinstance(result, _NotStarted):
-                    unsent.append(job.msg.key)
-                elif isinstance(result, _Held):
-                    summary.held += 1
-                else:
-                    self._settle(result, job, reporter)
-                try:
-                    item = finished.get_nowait()
-                except queue.Empty:
-                    item = None
-            if reporter.due():
-                reporter.flush()
+        unsent = self._loop.run(self._drive(jobs, guard, reporter))
         reporter.flush()
         self._release(unsent, summary)
         logger.info("batch done", extra={"worker": self.worker_id, **summary.counts()})
@@ -460,17 +414,72 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ one message (event loop)
 
-    def _start(self, jobs: list[_Job], guard: OptOutGuard | None, finished: _Finished) -> None:
-        for job in jobs:
-            self._loop.spawn(self._run(job, guard, finished))
+    async def _drive(self, jobs: list[_Job], guard: OptOutGuard | None, reporter: _Reporter) -> list[str]:
+        """Send ``jobs``, at most ``concurrency`` at once; the keys never started (to release).
 
-    async def _run(self, job: _Job, guard: OptOutGuard | None, finished: _Finished) -> None:
+        Runs on the event loop, like each send: outcomes go to ``reporter``, which reports them to
+        Odoo from a worker thread, one report at a time, while the sends go on.
+        """
+        slots = asyncio.Semaphore(self.options.concurrency)
+        unsent: list[str] = []
+        reporting: list[asyncio.Future[None]] = []  # the report on its way to Odoo, if any
+
+        def report_if_due() -> None:
+            if reporting and not reporting[0].done():
+                return
+            reporting.clear()
+            if reporter.due():
+                reporting.append(asyncio.ensure_future(self._blocking(reporter.send, reporter.take())))
+
+        async def lane(job: _Job) -> None:
+            while True:
+                async with slots:
+                    if self.stopping.is_set():
+                        result: _Result = self._give_up(job) if job.begun else _NOT_STARTED
+                    else:
+                        result = await self._run(job, guard)
+                if isinstance(result, _Again):
+                    if await self._sleep(result.delay):
+                        continue  # in the queue again, behind the messages not started yet
+                    result = self._give_up(job)  # stopping: it waited for a retry, it is not retried
+                if isinstance(result, _NotStarted):
+                    unsent.append(job.msg.key)
+                elif isinstance(result, _Held):
+                    reporter.summary.held += 1
+                elif isinstance(result, _Done):
+                    self._settle(result, job, reporter)
+                report_if_due()
+                return
+
+        async def tick() -> None:  # outcomes waiting for the report interval while retries wait too
+            while True:
+                await asyncio.sleep(self.options.report_interval)
+                report_if_due()
+
+        ticker = asyncio.ensure_future(tick())
         try:
-            result = await self._attempt(job, guard)
+            await asyncio.gather(*(lane(job) for job in jobs))
+        finally:
+            ticker.cancel()
+        if reporting:
+            await reporting[0]
+        return unsent
+
+    async def _run(self, job: _Job, guard: OptOutGuard | None) -> _Result:
+        try:
+            return await self._attempt(job, guard)
         except Exception:
             logger.exception("dispatcher: unexpected error sending %s", job.msg.key)
-            result = _HELD if job.begun else _NOT_STARTED
-        finished.put((job, result))
+            return _HELD if job.begun else _NOT_STARTED
+
+    async def _sleep(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds; False as soon as the dispatcher is stopping."""
+        due = time.monotonic() + delay
+        while (left := due - time.monotonic()) > 0.0:
+            if self.stopping.is_set():
+                return False
+            await asyncio.sleep(min(left, STOP_POLL))
+        return not self.stopping.is_set()
 
     async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a worker thread (it blocks), awaited."""
