@@ -7,7 +7,7 @@ Figures, all over loopback on this machine, with the simulator in its own proces
 
 1. raw capacity: several client processes straight to the simulator (no store, no dispatcher), with
    each of the gateways' two transports: ``Gateway.send`` (requests) on ``--raw-threads`` threads,
-   and the dispatcher's aiohttp transport with ``--concurrency`` requests in flight. The simulator's
+   and the dispatcher's libcurl transport with ``--concurrency`` requests in flight. The simulator's
    raw capacity is the better of the two, and the dispatcher's ratio is taken against it;
 2. the dispatcher's send path: the real ``Dispatcher`` (gateways, rate limiter, opt-out guard,
    group-committed SQLite sent log, batched reports) fed by an in-memory outbox instead of Odoo,
@@ -40,6 +40,7 @@ from sync_service.accounts import AccountCache
 from sync_service.dispatcher import Dispatcher, DispatchOptions
 from sync_service.gateways import HttpGateway, OutboundMessage, ProviderAccount, build_gateway
 from sync_service.gateways.async_http import AsyncHttpTransport
+from sync_service.loop_thread import new_event_loop
 from sync_service.outbox import Claim, ClaimedMessage
 from sync_service.outcomes import ReportEntry
 from sync_service.send_journal import SendJournal
@@ -120,7 +121,9 @@ def _raw_client(url: str, count: int, transport: str, parallel: int, start_at: f
             results = list(pool.map(gateway.send, messages))
     else:
         assert isinstance(gateway, HttpGateway)
-        results = asyncio.run(_send_async(gateway, messages, parallel))
+        loop = new_event_loop()  # uvloop, as the dispatcher's
+        results = loop.run_until_complete(_send_async(gateway, messages, parallel))
+        loop.close()
     out.put((count, time.perf_counter() - started, sum(r.outcome == "sent" for r in results)))
 
 
@@ -375,9 +378,9 @@ def send_path(sim: SimulatorProcess, workdir: Path, args: argparse.Namespace) ->
     sim.ask("reset")
     print(f"raw simulator capacity, requests transport ({args.raw_clients} client processes x "
           f"{args.raw_threads} threads, pooled gateways, no store): {raw_sync:,.0f} msg/s")
-    raw_async = raw_capacity(sim, args.messages, args.raw_clients, "aiohttp", args.concurrency)
+    raw_async = raw_capacity(sim, args.messages, args.raw_clients, "curl", args.concurrency)
     sim.ask("reset")
-    print(f"raw simulator capacity, aiohttp transport ({args.raw_clients} client processes x "
+    print(f"raw simulator capacity, libcurl transport ({args.raw_clients} client processes x "
           f"{args.concurrency} in flight, the dispatcher's transport, no store): {raw_async:,.0f} msg/s")
     raw = max(raw_sync, raw_async)
     print(f"raw simulator capacity (the better of the two): {raw:,.0f} msg/s")

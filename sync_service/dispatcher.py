@@ -1,19 +1,19 @@
 """The dispatcher: claims queued SMS from Odoo in batches, sends them through the gateways, reports back.
 
 Per batch: ``claim_batch`` leases up to ``batch_size`` messages (Odoo's compliance gate has run);
-up to ``concurrency`` messages are in flight at once, each a coroutine on the dispatcher's event loop
-thread, sent through the gateway of its account (one pooled aiohttp session per account, see
-:mod:`~sync_service.gateways.async_http`; a gateway without HTTP, e.g. the console sandbox, sends in
-a worker thread), under the account's rate limit counted in segments; transient
-errors and throttles are retried with exponential back-off and full jitter (a longer Retry-After
-wins), at most ``max_attempts`` calls per claim, after which the message is reported ``retry``:
-Odoo defers it and it stays queued (a provider outage leaves messages queued, never failed).
-Permanent refusals are reported ``failed`` (``number_rejected`` when the number itself is wrong),
-Twilio 21610 & co. ``opted_out``. Marketing messages are checked against the opt-out register
-just before they leave (``check_opt_outs``, at most ``optout_recheck`` seconds old): a STOP that
-arrived after the claim wins and the message is reported ``failed`` without being sent. Outcomes
-are reported in batches; a claimed message that was not started (shutdown, lease running out) is
-released.
+the whole batch runs on the dispatcher's event loop thread, one coroutine per message, up to
+``concurrency`` of them at once, each sent through the gateway of its account (libcurl's multi
+interface on the loop, one connection pool, see :mod:`~sync_service.gateways.async_http`; a gateway
+without HTTP, e.g. the console sandbox, sends in a worker thread), under the account's rate limit
+counted in segments; transient errors and throttles are retried with exponential back-off and full
+jitter (a longer Retry-After wins), at most ``max_attempts`` calls per claim, after which the
+message is reported ``retry``: Odoo defers it and it stays queued (a provider outage leaves messages
+queued, never failed). Permanent refusals are reported ``failed`` (``number_rejected`` when the
+number itself is wrong), Twilio 21610 & co. ``opted_out``. Marketing messages are checked against
+the opt-out register just before they leave (``check_opt_outs``, at most ``optout_recheck`` seconds
+old): a STOP that arrived after the claim wins and the message is reported ``failed`` without being
+sent. Outcomes are reported in batches; a claimed message that was not started (shutdown, lease
+running out) is released.
 
 Per message, on the event loop (what blocks, i.e. the opt-out RPC and store look-ups, runs in a
 worker thread): [marketing: opt-out check] -> wait until the account's rate limit
@@ -44,7 +44,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -76,6 +76,7 @@ KEYED_CALLBACK_PROVIDERS = ("twilio", "plivo")  # Vonage echoes the key as clien
 MAX_IDLE_BACKOFF = 60.0
 STOP_POLL = 0.1  # a message waiting for its rate notices a stop within this many seconds
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -405,7 +406,7 @@ class Dispatcher:
 
     @property
     def _transport(self) -> AsyncHttpTransport:
-        """The aiohttp transport, made on first use: aiohttp loads with the first batch, not at start-up."""
+        """The libcurl transport, made on first use (on the event loop, with the first batch)."""
         if self._http is None:
             from .gateways.async_http import AsyncHttpTransport
 
@@ -420,7 +421,10 @@ class Dispatcher:
         Runs on the event loop, like each send: outcomes go to ``reporter``, which reports them to
         Odoo from a worker thread, one report at a time, while the sends go on.
         """
-        slots = asyncio.Semaphore(self.options.concurrency)
+        # A slot covers the durable begin and the call: at most ``concurrency`` keys are begun and not
+        # finished at any time, which bounds the 'unknown outcomes' a crash can leave. (A second stage
+        # recording the next keys while the calls are in flight measured no faster.)
+        calls = asyncio.Semaphore(self.options.concurrency)
         unsent: list[str] = []
         reporting: list[asyncio.Future[None]] = []  # the report on its way to Odoo, if any
 
@@ -431,13 +435,18 @@ class Dispatcher:
             if reporter.due():
                 reporting.append(asyncio.ensure_future(self._blocking(reporter.send, reporter.take())))
 
+        async def attempt(job: _Job) -> _Result:
+            async with calls:
+                if self.stopping.is_set():
+                    return self._give_up(job) if job.begun else _NOT_STARTED
+                staged = await self._guarded(job, self._stage(job, guard))
+                if staged is not None:
+                    return staged
+                return await self._guarded(job, self._call(job))
+
         async def lane(job: _Job) -> None:
             while True:
-                async with slots:
-                    if self.stopping.is_set():
-                        result: _Result = self._give_up(job) if job.begun else _NOT_STARTED
-                    else:
-                        result = await self._run(job, guard)
+                result = await attempt(job)
                 if isinstance(result, _Again):
                     if await self._sleep(result.delay):
                         continue  # in the queue again, behind the messages not started yet
@@ -465,9 +474,11 @@ class Dispatcher:
             await reporting[0]
         return unsent
 
-    async def _run(self, job: _Job, guard: OptOutGuard | None) -> _Result:
+    @staticmethod
+    async def _guarded(job: _Job, step: Coroutine[Any, Any, R]) -> R | _Result:
+        """``await step``; an unexpected error is logged and the message left alone (held or unsent)."""
         try:
-            return await self._attempt(job, guard)
+            return await step
         except Exception:
             logger.exception("dispatcher: unexpected error sending %s", job.msg.key)
             return _HELD if job.begun else _NOT_STARTED
@@ -493,7 +504,11 @@ class Dispatcher:
             await asyncio.sleep(min(wait, STOP_POLL))
         return True
 
-    async def _attempt(self, job: _Job, guard: OptOutGuard | None) -> _Result:
+    async def _stage(self, job: _Job, guard: OptOutGuard | None) -> _Result | None:
+        """Before a call: the opt-out re-check, then (first attempt) rate room and the durable begin.
+
+        None: the message may go now (:meth:`_call`); else what became of it.
+        """
         msg, route = job.msg, job.route
         if not job.begun and (self.stopping.is_set() or self._clock() >= job.deadline):
             return _NOT_STARTED
@@ -527,6 +542,13 @@ class Dispatcher:
                 if settled is not None:
                     return settled
             job.begun, job.begun_at = True, self._clock()
+        return None
+
+    async def _call(self, job: _Job) -> _Result:
+        """The provider call of a begun message, and what its answer means."""
+        route = job.route
+        if self.stopping.is_set():
+            return self._give_up(job)
         # The rate token last, right before the call: what leaves the limiter reaches the provider at once.
         if not await self._until(lambda: route.limiter.try_acquire(job.segments)):
             return self._give_up(job)

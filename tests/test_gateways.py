@@ -1,7 +1,7 @@
 """Provider adapters against the real simulator over loopback HTTP: ids, refusals, faults, encodings.
 
 Every test of the ``gateway`` fixture runs twice: through ``Gateway.send`` (requests) and through the
-dispatcher's :class:`AsyncHttpTransport` (aiohttp), which must classify everything the same way.
+dispatcher's :class:`AsyncHttpTransport` (libcurl), which must classify everything the same way.
 """
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ import json
 import logging
 import re
 import socket
+import ssl
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,7 +59,7 @@ ID_PATTERNS = {
 }
 FAST = HttpOptions(connect_timeout=1.0, read_timeout=0.25, pool_size=16)
 
-TRANSPORTS = ("requests", "aiohttp")
+TRANSPORTS = ("requests", "curl")
 
 
 class AsyncSending:
@@ -93,7 +97,7 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 def open_gateway(transport: str, account: ProviderAccount, options: HttpOptions | None = None) -> Sender:
     built = build_gateway(account, options)
-    return AsyncSending(built) if transport == "aiohttp" else built
+    return AsyncSending(built) if transport == "curl" else built
 
 
 @pytest.fixture
@@ -461,3 +465,85 @@ def test_unresolvable_host_is_transient_dns_and_bad_url_is_permanent(transport: 
         bad_url = misconfigured.send(msg("k"))
     assert (dns.outcome, dns.classification.code) == (Outcome.TRANSIENT, "dns")
     assert (bad_url.outcome, bad_url.classification.code) == (Outcome.PERMANENT, "configuration")
+
+
+# --------------------------------------------------------------------------- TLS and proxy
+
+
+class _TlsProvider:
+    """A Twilio-shaped HTTPS endpoint on loopback with a self-signed certificate (openssl CLI)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.cert, key = directory / "cert.pem", directory / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-keyout", str(key), "-out", str(self.cert)],
+            check=True, capture_output=True)
+        self.requests: list[str] = []
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                provider.requests.append(self.headers.get("X-Idempotency-Key", ""))
+                body = json.dumps({"sid": "SM" + "a" * 32, "status": "queued"}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_https_trusts_the_configured_ca_bundle_and_refuses_an_unknown_certificate(
+    transport: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = _TlsProvider(tmp_path)
+    try:
+        with open_gateway(transport, make_account(provider.url, "twilio"), FAST) as default_trust:
+            refused = default_trust.send(msg("untrusted"))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(provider.cert))
+        with open_gateway(transport, make_account(provider.url, "twilio"), FAST) as trusting:
+            accepted = trusting.send(msg("trusted"))
+    finally:
+        provider.close()
+    # A certificate nobody vouches for is a configuration problem, not something to retry.
+    assert (refused.outcome, refused.classification.code) == (Outcome.PERMANENT, "tls")
+    assert (accepted.outcome, accepted.provider_message_id) == (Outcome.SENT, "SM" + "a" * 32)
+    assert provider.requests == ["trusted"]  # the refused one never reached it
+
+
+def test_the_environment_proxy_is_used_and_no_proxy_respected(
+    sim: ProviderSimulator, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as closed:  # a port where nothing listens: a proxy that refuses connections
+        closed.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("http_proxy", dead_proxy)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with open_gateway(transport, make_account(sim.url, "twilio"), FAST) as proxied:
+        through_proxy = proxied.send(msg("via-proxy"))
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with open_gateway(transport, make_account(sim.url, "twilio"), FAST) as direct:
+        straight = direct.send(msg("direct"))
+    assert (through_proxy.outcome, through_proxy.classification.code) == (Outcome.TRANSIENT, "connection")
+    assert straight.outcome == Outcome.SENT
+    assert sim.count_by_key() == {"direct": 1}

@@ -8,7 +8,7 @@ An HTTP adapter is a functional core between two transports: :meth:`HttpGateway.
 the request (URL, body, headers) and :meth:`HttpGateway.answered` classifies the answer
 (:class:`HttpAnswer`: status, body, ``Retry-After``), both pure. ``send`` carries them over a
 pooled ``requests`` session; :class:`~sync_service.gateways.async_http.AsyncHttpTransport`
-carries the very same over aiohttp for the dispatcher.
+carries the very same over libcurl for the dispatcher.
 """
 
 from __future__ import annotations

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pycurl
 import pytest
 
 from sync_service.core.errors import Outcome
 from sync_service.gateways import HttpAnswer, HttpGateway, OutboundMessage, ProviderAccount, build_gateway
+from sync_service.gateways.async_http import classify_curl_error
 from sync_service.gateways.base import IDEMPOTENCY_HEADER, decode_json
 
 ACCOUNTS = {
@@ -109,3 +111,25 @@ def test_an_mms_image_goes_where_the_provider_takes_it() -> None:
     assert b"shop.example" not in vonage.body and b"Your+cart" in vonage.body
     assert b"MediaUrl" not in gateway("twilio").prepare(MESSAGE).body
     assert "type" not in json.loads(gateway("plivo").prepare(MESSAGE).body)
+
+
+@pytest.mark.parametrize(
+    ("curl_error", "outcome", "code"),
+    [
+        (pycurl.E_OPERATION_TIMEDOUT, Outcome.TRANSIENT, "timeout"),
+        (pycurl.E_COULDNT_CONNECT, Outcome.TRANSIENT, "connection"),
+        (pycurl.E_GOT_NOTHING, Outcome.TRANSIENT, "connection"),  # the server closed without answering
+        (pycurl.E_RECV_ERROR, Outcome.TRANSIENT, "connection"),
+        (pycurl.E_COULDNT_RESOLVE_HOST, Outcome.TRANSIENT, "dns"),
+        (pycurl.E_PEER_FAILED_VERIFICATION, Outcome.PERMANENT, "tls"),
+        (pycurl.E_SSL_CONNECT_ERROR, Outcome.PERMANENT, "tls"),
+        (pycurl.E_URL_MALFORMAT, Outcome.PERMANENT, "configuration"),
+        (pycurl.E_UNSUPPORTED_PROTOCOL, Outcome.PERMANENT, "configuration"),
+        (pycurl.E_HTTP2, Outcome.TRANSIENT, "protocol"),
+    ],
+)
+def test_libcurl_errors_are_classified_like_the_requests_ones(
+    curl_error: int, outcome: Outcome, code: str
+) -> None:
+    classification = classify_curl_error(curl_error)
+    assert (classification.outcome, classification.code) == (outcome, code)
