@@ -431,6 +431,10 @@ class Dispatcher:
         def report_if_due() -> None:
             if reporting and not reporting[0].done():
                 return
+            if reporting and (error := reporting[0].exception()) is not None:
+                logger.error("dispatcher: outcomes not reported (kept in the store, reported later): %s",
+                             error)
+                self._backlog_due = True
             reporting.clear()
             if reporter.due():
                 reporting.append(asyncio.ensure_future(self._blocking(reporter.send, reporter.take())))
