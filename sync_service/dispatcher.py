@@ -45,7 +45,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -154,6 +155,18 @@ class _Job:
     begun: bool = False
     begun_at: float = 0.0
     last: SendResult | None = None
+    slotted: bool = False  # has had a slot once (the batch has started when all have)
+
+
+@dataclass
+class _Batch:
+    """A batch whose messages are being sent on the event loop."""
+
+    summary: BatchSummary
+    reporter: _Reporter
+    keys: frozenset[str]
+    started: threading.Event  # every message has had a slot: the next batch may start
+    drive: Future[list[str]]  # the keys never started, when the batch is done
 
 
 @dataclass(frozen=True)
@@ -247,6 +260,9 @@ class Dispatcher:
         self._closed = False
         self._claimer = ThreadPoolExecutor(1, thread_name_prefix="dispatch-claim")
         self._prefetched: Future[tuple[Claim, float]] | None = None
+        self._slots: asyncio.Semaphore | None = None  # made on the event loop, shared by the batches
+        self._active_keys: frozenset[str] = frozenset()  # of the batches being sent: they report them
+        self._active_lock = threading.Lock()
         self._backlog_due = True
         self._next_maintenance = 0.0
         self._store_failure: StoreError | None = None  # set by a send that could not be recorded
@@ -256,6 +272,9 @@ class Dispatcher:
     def run(self, stop: threading.Event | None = None) -> None:
         """Dispatch until ``stop`` is set: finish the sends in flight, report, release the rest.
 
+        Batches overlap: once every message of a batch has had its slot, the next batch starts and
+        its messages take the slots as they free up, so a batch is not as slow as its slowest
+        message (a provider call hanging until its timeout holds one slot, not the dispatcher).
         While a full batch is being sent, the next one is already being claimed (Odoo's claim, with
         its compliance gate, takes about as long as sending the batch).
         """
@@ -263,10 +282,25 @@ class Dispatcher:
             self.stopping = stop
         logger.info("dispatcher started", extra={"worker": self.worker_id})
         failures = 0
+        running: list[_Batch] = []
         while not self.stopping.is_set():
             try:
+                if self._end_done(running):
+                    failures = 0  # a batch went through: the next failure starts the back-off again
                 self.maintain()
-                summary = self.run_once(prefetch=True)
+                if running and not running[-1].started.is_set():
+                    running[-1].started.wait(STOP_POLL)
+                    continue
+                claim, claimed_at = self._next_claim(prefetch=True)
+                if claim.messages:
+                    running.append(self._start(claim, claimed_at))
+                    continue
+                if running:
+                    wait_futures([batch.drive for batch in running], self.options.poll_interval,
+                                 return_when=FIRST_COMPLETED)
+                else:
+                    failures = 0  # Odoo answered, nothing is being sent and nothing is left to send
+                    self.stopping.wait(self.options.poll_interval)
             except (OdooError, StoreError, AccountsUnavailable) as exc:
                 failures += 1
                 delay = min(MAX_IDLE_BACKOFF, self.options.poll_interval * 2 ** min(failures, 10))
@@ -278,13 +312,28 @@ class Dispatcher:
                 failures += 1
                 logger.exception("dispatcher: unexpected error (messages stay queued in Odoo)")
                 self.stopping.wait(min(MAX_IDLE_BACKOFF, self.options.poll_interval * 2 ** min(failures, 10)))
-                continue
-            failures = 0
-            if summary.claimed == 0:
-                self.stopping.wait(self.options.poll_interval)
+        for batch in running:  # stopping: they finish their calls in flight and give the rest back
+            try:
+                self._end(batch)
+            except Exception as exc:
+                logger.error("dispatcher: batch not ended cleanly while stopping: %s", exc)
         self._drop_prefetched()
         self.journal.flush(timeout=30)
         logger.info("dispatcher stopped", extra={"worker": self.worker_id})
+
+    def _end_done(self, running: list[_Batch]) -> int:
+        """End the batches whose sends are all done (report, release): how many; the first error is raised."""
+        done = [batch for batch in running if batch.drive.done()]
+        error: Exception | None = None
+        for batch in done:
+            running.remove(batch)
+            try:
+                self._end(batch)
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        return len(done)
 
     def maintain(self, *, force: bool = False) -> None:
         """Report outcomes Odoo was not told yet and settle sends stuck by a dead worker (when due)."""
@@ -303,16 +352,21 @@ class Dispatcher:
         ``prefetch``: when the batch is full, claim the next one in the background meanwhile (the
         next call uses it; :meth:`run` releases it when it stops).
         """
+        claim, claimed_at = self._next_claim(prefetch=prefetch)
+        if not claim.messages:
+            return BatchSummary()
+        return self.process(claim, claimed_at=claimed_at)
+
+    def _next_claim(self, *, prefetch: bool) -> tuple[Claim, float]:
+        """The batch claimed ahead, else a new claim; a full one makes the next be claimed ahead."""
         if self._prefetched is not None:
             future, self._prefetched = self._prefetched, None
             claim, claimed_at = future.result()
         else:
             claim, claimed_at = self._claim()
-        if not claim.messages:
-            return BatchSummary()
         if prefetch and len(claim.messages) >= self.options.batch_size and not self.stopping.is_set():
             self._prefetched = self._claimer.submit(self._claim)
-        return self.process(claim, claimed_at=claimed_at)
+        return claim, claimed_at
 
     def _claim(self) -> tuple[Claim, float]:
         claim = self.outbox.claim(self.worker_id, self.options.batch_size, self.options.lease_seconds)
@@ -334,7 +388,10 @@ class Dispatcher:
 
     def process(self, claim: Claim, *, claimed_at: float | None = None) -> BatchSummary:
         """Send every message of ``claim`` (claimed at ``claimed_at``, monotonic) and report the outcomes."""
-        claimed_at = self._clock() if claimed_at is None else claimed_at
+        return self._end(self._start(claim, self._clock() if claimed_at is None else claimed_at))
+
+    def _start(self, claim: Claim, claimed_at: float) -> _Batch:
+        """Start sending ``claim`` on the event loop; :meth:`_end` waits for it and reports."""
         options = self.options
         summary = BatchSummary(claimed=len(claim.messages))
         if self.metrics:
@@ -351,9 +408,23 @@ class Dispatcher:
         guard = None
         if numbers:
             guard = OptOutGuard(self.outbox.opted_out, numbers, max_age=options.optout_recheck)
-        unsent = self._loop.run(self._drive(jobs, guard, reporter))
-        reporter.flush()
-        self._release(unsent, summary)
+        keys = frozenset(m.key for m in claim.messages)
+        started = threading.Event()
+        with self._active_lock:
+            self._active_keys |= keys
+        drive = asyncio.run_coroutine_threadsafe(self._drive(jobs, guard, reporter, started), self._loop.loop)
+        return _Batch(summary, reporter, keys, started, drive)
+
+    def _end(self, batch: _Batch) -> BatchSummary:
+        """Wait until every message of ``batch`` is done, report what is left, release what never started."""
+        summary = batch.summary
+        try:
+            unsent = batch.drive.result()
+            batch.reporter.flush()
+            self._release(unsent, summary)
+        finally:
+            with self._active_lock:
+                self._active_keys -= batch.keys
         logger.info("batch done", extra={"worker": self.worker_id, **summary.counts()})
         failure, self._store_failure = self._store_failure, None
         if failure is not None and len(unsent) == summary.claimed:
@@ -415,7 +486,8 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ one message (event loop)
 
-    async def _drive(self, jobs: list[_Job], guard: OptOutGuard | None, reporter: _Reporter) -> list[str]:
+    async def _drive(self, jobs: list[_Job], guard: OptOutGuard | None, reporter: _Reporter,
+                     started: threading.Event) -> list[str]:
         """Send ``jobs``, at most ``concurrency`` at once; the keys never started (to release).
 
         Runs on the event loop, like each send: outcomes go to ``reporter``, which reports them to
@@ -423,9 +495,15 @@ class Dispatcher:
         """
         # A slot covers the durable begin and the call: at most ``concurrency`` keys are begun and not
         # finished at any time, which bounds the 'unknown outcomes' a crash can leave. (A second stage
-        # recording the next keys while the calls are in flight measured no faster.)
-        calls = asyncio.Semaphore(self.options.concurrency)
+        # recording the next keys while the calls are in flight measured no faster.) The slots are the
+        # dispatcher's, shared by the batches that overlap.
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.options.concurrency)
+        calls = self._slots
         unsent: list[str] = []
+        waiting_first_slot = len(jobs)
+        if not waiting_first_slot:
+            started.set()
         reporting: list[asyncio.Future[None]] = []  # the report on its way to Odoo, if any
 
         def report_if_due() -> None:
@@ -440,7 +518,13 @@ class Dispatcher:
                 reporting.append(asyncio.ensure_future(self._blocking(reporter.send, reporter.take())))
 
         async def attempt(job: _Job) -> _Result:
+            nonlocal waiting_first_slot
             async with calls:
+                if not job.slotted:
+                    job.slotted = True
+                    waiting_first_slot -= 1
+                    if not waiting_first_slot:
+                        started.set()
                 if self.stopping.is_set():
                     return self._give_up(job) if job.begun else _NOT_STARTED
                 staged = await self._guarded(job, self._stage(job, guard))
@@ -670,7 +754,10 @@ class Dispatcher:
         limit = self.options.report_batch_size
         while True:
             horizon = utcnow() - timedelta(seconds=min_age)
-            records = [r for r in self.store.unreported(limit) if r.updated_at <= horizon]
+            with self._active_lock:
+                active = self._active_keys
+            records = [r for r in self.store.unreported(limit)
+                       if r.updated_at <= horizon and r.key not in active]  # active: their batch reports them
             if not records:
                 return total
             reports = [outcomes.from_record(record) for record in records]

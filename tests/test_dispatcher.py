@@ -330,6 +330,36 @@ def test_a_receipt_settles_the_unknown_outcome_of_a_worker_that_died_after_the_s
     assert counts_for(simulator, [key]) == [1]
 
 
+def test_a_slow_answer_holds_one_slot_not_the_next_batches(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """The provider takes 8 s to answer one call (within the 10 s read timeout): the batches after the
+    one that holds it go on meanwhile, instead of waiting for the slowest message of the batch."""
+    account = make_account(client, simulator)
+    keys = queue_sms(client, account, [fresh_number() for _ in range(40)])
+    simulator.inject(FaultKind.SLOW, count=1, delay=8.0)  # recorded at once, accepted 8 s later
+    dispatcher = make_dispatcher(batch_size=10, concurrency=4)
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        def all_sent() -> bool:
+            return set(provider_states(client, keys)) == set(keys)
+
+        deadline = time.monotonic() + 60
+        while not all_sent() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(30)
+    arrivals = sorted(m.received_at for m in simulator.received() if m.key in set(keys))
+    assert len(arrivals) == 40 and counts_for(simulator, keys) == [1] * 40
+    slow_answered_at = arrivals[0] + 8.0  # the first call was the slow one
+    # Everything else reached the provider while the slow call was still waiting for its answer (one
+    # batch at a time, the three batches after the first would have waited for it).
+    assert arrivals[-1] < slow_answered_at - 1.0, [round(t - arrivals[0], 2) for t in arrivals]
+
+
 def test_a_store_that_cannot_record_makes_the_dispatcher_back_off(
     client: OdooClient, simulator: ProviderSimulator, tmp_path: Path, twilio_account: int
 ) -> None:

@@ -72,6 +72,7 @@ class FaultKind(StrEnum):
     HTTP_429 = "http_429"  # provider-shaped 429 with Retry-After, nothing recorded
     TIMEOUT = "timeout"  # sleep `delay` s, then 504 (the client has given up), nothing recorded
     ACCEPTED_TIMEOUT = "accepted_timeout"  # records the message, then sleeps `delay` s before answering
+    SLOW = "slow"  # records the message and accepts it, `delay` s late (a slow provider, no error)
     INVALID_NUMBER = "invalid_number"  # the provider's invalid-number refusal
     QUEUE_FULL = "queue_full"  # Twilio 21611, Plivo 429, Vonage status 1
     MALFORMED = "malformed"  # HTTP 200 whose body is not JSON, nothing recorded
@@ -1151,6 +1152,8 @@ class ProviderSimulator:
         if fault is not None and fault.kind is FaultKind.ACCEPTED_TIMEOUT:
             time.sleep(fault.delay)
             return _Reply(504, b"", close=True)
+        if fault is not None and fault.kind is FaultKind.SLOW:
+            time.sleep(fault.delay)
         return dialect.accepted(message)
 
     @staticmethod
