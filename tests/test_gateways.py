@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -349,6 +350,18 @@ def test_timeout_after_acceptance_shows_up_as_a_duplicate(
 
     assert first.outcome is Outcome.TRANSIENT and retry.outcome is Outcome.SENT
     assert sim.count_by_key() == {"k": 2}
+
+
+def test_a_slow_answer_within_the_read_timeout_is_a_send(
+    sim: ProviderSimulator, gateway: GatewayFactory
+) -> None:
+    sim.inject("slow", count=1, delay=0.6)
+    patient = gateway("twilio", HttpOptions(connect_timeout=1.0, read_timeout=2.0, pool_size=4))
+    started = time.monotonic()
+    result = patient.send(msg("k"))
+
+    assert result.outcome is Outcome.SENT and time.monotonic() - started >= 0.6
+    assert sim.count_by_key() == {"k": 1}
 
 
 # --------------------------------------------------------------------------- concurrency
