@@ -49,11 +49,13 @@ class MailingMailing(models.Model):
         segments = dict(self.env.execute_query(SQL(
             "SELECT mailing_id, sum(segments) FROM sms_provider_message WHERE mailing_id IN %s GROUP BY mailing_id",
             ids)))
+        # In whole seconds: the consent log's dates have none below (fields.Datetime.now), a trace's sent
+        # date may have microseconds (cr.now()); an opt-out logged in the same second as the send follows it.
         opted_out = dict(self.env.execute_query(SQL(
             """SELECT t.mass_mailing_id, count(DISTINCT t.sms_number)
                  FROM mailing_trace t
                  JOIN sms_consent_log l ON l.number = t.sms_number AND l.event = 'opt_out'
-                  AND l.date >= COALESCE(t.sent_datetime, t.create_date)
+                  AND l.date >= date_trunc('second', COALESCE(t.sent_datetime, t.create_date))
                 WHERE t.mass_mailing_id IN %s AND t.trace_status NOT IN ('cancel', 'outgoing')
                 GROUP BY t.mass_mailing_id""", ids)))
         for mailing in sms_mailings:
