@@ -166,7 +166,7 @@ class _Batch:
     reporter: _Reporter
     keys: frozenset[str]
     started: threading.Event  # every message has had a slot: the next batch may start
-    drive: Future[list[str]]  # the keys never started, when the batch is done
+    drive: Future[tuple[list[str], StoreError | None]]  # when done: the keys never started, a store failure
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,13 @@ class _Again:
 
 class _NotStarted:
     """Nothing was sent and nothing recorded: release the claim."""
+
+
+@dataclass(frozen=True)
+class _Unrecorded(_NotStarted):
+    """Not sent because the store could not record the send first."""
+
+    error: StoreError
 
 
 class _Held:
@@ -265,7 +272,6 @@ class Dispatcher:
         self._active_lock = threading.Lock()
         self._backlog_due = True
         self._next_maintenance = 0.0
-        self._store_failure: StoreError | None = None  # set by a send that could not be recorded
 
     # ------------------------------------------------------------------ loop
 
@@ -402,8 +408,6 @@ class Dispatcher:
         except AccountsUnavailable:
             self._release([m.key for m in claim.messages], summary)
             raise
-        gateways = {id(job.route.gateway): job.route.gateway for job in jobs}
-        self._loop.run(self._transport.open(g for g in gateways.values() if isinstance(g, HttpGateway)))
         numbers = [job.msg.number for job in jobs if job.msg.marketing]
         guard = None
         if numbers:
@@ -419,14 +423,13 @@ class Dispatcher:
         """Wait until every message of ``batch`` is done, report what is left, release what never started."""
         summary = batch.summary
         try:
-            unsent = batch.drive.result()
+            unsent, failure = batch.drive.result()
             batch.reporter.flush()
             self._release(unsent, summary)
         finally:
             with self._active_lock:
                 self._active_keys -= batch.keys
         logger.info("batch done", extra={"worker": self.worker_id, **summary.counts()})
-        failure, self._store_failure = self._store_failure, None
         if failure is not None and len(unsent) == summary.claimed:
             # Nothing could be recorded (disk full, read-only store): back off like any store outage
             # instead of claiming and releasing the same batch in a tight loop.
@@ -487,8 +490,9 @@ class Dispatcher:
     # ------------------------------------------------------------------ one message (event loop)
 
     async def _drive(self, jobs: list[_Job], guard: OptOutGuard | None, reporter: _Reporter,
-                     started: threading.Event) -> list[str]:
-        """Send ``jobs``, at most ``concurrency`` at once; the keys never started (to release).
+                     started: threading.Event) -> tuple[list[str], StoreError | None]:
+        """Send ``jobs``, at most ``concurrency`` at once: the keys never started (to release), and the
+        store's error when a send could not be recorded.
 
         Runs on the event loop, like each send: outcomes go to ``reporter``, which reports them to
         Odoo from a worker thread, one report at a time, while the sends go on.
@@ -501,6 +505,7 @@ class Dispatcher:
             self._slots = asyncio.Semaphore(self.options.concurrency)
         calls = self._slots
         unsent: list[str] = []
+        store_failure: list[StoreError] = []
         waiting_first_slot = len(jobs)
         if not waiting_first_slot:
             started.set()
@@ -541,6 +546,8 @@ class Dispatcher:
                     result = self._give_up(job)  # stopping: it waited for a retry, it is not retried
                 if isinstance(result, _NotStarted):
                     unsent.append(job.msg.key)
+                    if isinstance(result, _Unrecorded):
+                        store_failure[:] = [result.error]
                 elif isinstance(result, _Held):
                     reporter.summary.held += 1
                 elif isinstance(result, _Done):
@@ -560,7 +567,7 @@ class Dispatcher:
             ticker.cancel()
         if reporting:
             await reporting[0]
-        return unsent
+        return unsent, (store_failure[0] if store_failure else None)
 
     @staticmethod
     async def _guarded(job: _Job, step: Coroutine[Any, Any, R]) -> R | _Result:
@@ -623,8 +630,7 @@ class Dispatcher:
                 won = await self.journal.begin_async(msg.key, route.provider)
             except StoreError as exc:
                 logger.error("cannot record the send of %s, not sent: %s", msg.key, exc)
-                self._store_failure = exc
-                return _NOT_STARTED
+                return _Unrecorded(exc)
             if not won:
                 settled = await self._blocking(self._already_begun, job)
                 if settled is not None:

@@ -91,15 +91,11 @@ class RateLimiter:
         """Block until ``units`` are admitted (True), or until ``stop`` is set (False, nothing admitted)."""
         return self._block(lambda: self.try_acquire(units), stop)
 
-    def wait_available(self, units: int = 1, *, stop: threading.Event | None = None) -> bool:
-        """Block until ``units`` could be admitted, admitting nothing (False: ``stop`` was set).
-
-        Lets a caller do its slow preparation only when its turn is near, then :meth:`acquire`.
-        """
-        return self._block(lambda: self.wait_time(units), stop)
-
     def wait_time(self, units: int = 1) -> float:
-        """Seconds until ``units`` could be admitted (0.0: now), admitting nothing; never blocks."""
+        """Seconds until ``units`` could be admitted (0.0: now), admitting nothing; never blocks.
+
+        Lets a caller do its slow preparation only when its turn is near, then take its units.
+        """
         units = max(1, int(units))
         with self._lock:
             return self._wait_for(units, self._clock())

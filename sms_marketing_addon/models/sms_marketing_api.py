@@ -310,8 +310,9 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     @api.model
     def apply_delivery_statuses(self, events):
         """Delivery receipts: [{provider_message_id, status: 'sent'|'delivered'|'undelivered'|'failed',
-        error_code, number_invalid, key (the SMS uuid, when the gateway echoes it)}]. A final state is never downgraded. Returns {applied, ignored,
-        unknown: [ids not known (yet)], invalid: [ids whose status is not one of the four]}."""
+        error_code, number_invalid, key (the SMS uuid, when the gateway echoes it)}]. A final state is never
+        downgraded. Returns {applied, ignored, unknown: [ids not known (yet)], invalid: [ids whose status is
+        not one of the four]}."""
         self._check_service()
         ProviderMessage = self.env["sms.provider.message"].sudo()
         ids = [e.get("provider_message_id") for e in events if e.get("provider_message_id")]

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import certifi
@@ -95,22 +94,15 @@ class AsyncHttpTransport:
         self._idle: list[pycurl.Curl] = []
         self._per_host = 1
 
-    async def open(self, gateways: Iterable[HttpGateway]) -> None:
-        """Set the pool up for ``gateways`` now, before the first send."""
-        multi = self._ensure()
-        for gateway in gateways:
-            if gateway.options.pool_size > self._per_host:
-                self._per_host = gateway.options.pool_size
-                multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, self._per_host)
-
     async def send(self, gateway: HttpGateway, message: OutboundMessage) -> SendResult:
         """Submit ``message`` through ``gateway``'s account; never raises for provider or network problems."""
         prepared = gateway.prepare(message)
         if not prepared.url.lower().startswith(("http://", "https://")):  # libcurl would guess a scheme
             return gateway.unanswered(prepared, message, classify_exception("configuration"))
         multi = self._ensure()
-        if gateway.options.pool_size > self._per_host:
-            await self.open([gateway])
+        if gateway.options.pool_size > self._per_host:  # the largest pool of the gateways seen so far
+            self._per_host = gateway.options.pool_size
+            multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, self._per_host)
         handle = self._idle.pop() if self._idle else pycurl.Curl()
         transfer = _Transfer(self._loop.create_future())  # type: ignore[union-attr]
         options = gateway.options
