@@ -32,7 +32,8 @@ else
 fi
 
 # Odoo configuration for the tests: Unix socket (no db_host), no cron threads, data under .venv.
-CONF=$VENV/odoo-test.conf
+# One configuration per test database, so that runs on several databases (worktrees) do not share one.
+CONF=$VENV/odoo-test-$DB.conf
 DATA_DIR=$VENV/odoo-data
 mkdir -p "$DATA_DIR"
 cat >"$CONF" <<CONF
@@ -43,6 +44,7 @@ db_host = False
 db_port = False
 max_cron_threads = 0
 http_interface = 127.0.0.1
+http_port = ${SMSM_HTTP_PORT:-8069}
 without_demo = all
 log_level = warn
 CONF
