@@ -1,5 +1,8 @@
+import ipaddress
+from urllib.parse import urlsplit
+
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 PROVIDERS = [
     ("console", "Console / sandbox (never bills)"),
@@ -14,10 +17,41 @@ DEFAULT_BASE_URLS = {
     "vonage": "https://rest.nexmo.com",
 }
 
+# What an SMS Marketing manager who is not a system administrator may change on an account: nothing that decides
+# where a credential or a message goes (provider, base URL, credentials, sender, routing, test mode).
+MANAGER_WRITABLE_FIELDS = frozenset({"name", "messages_per_second"})
+LOOPBACK_HOSTS = frozenset({"localhost", "localhost.localdomain"})
+
+
+def base_url_problem(url):
+    """Why `url` cannot be an API base URL (credentials are sent to it), or None: https anywhere, plain http only
+    to this machine (a loopback simulator), no user, query or fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as err:
+        return _("%(url)s is not a valid URL (%(error)s).", url=url, error=err)
+    if parts.scheme not in ("https", "http") or not host:
+        return _("%(url)s must start with https:// and name a host.", url=url)
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return _("%(url)s must not carry a user name, password, query or fragment.", url=url)
+    if parts.scheme == "http":
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host.lower() in LOOPBACK_HOSTS
+        if not loopback:
+            return _("%(url)s must use https:// (plain http is only allowed to this machine, e.g. a simulator on "
+                     "127.0.0.1): the gateway's credentials are sent to it.", url=url)
+    return None
+
 
 class SmsProviderAccount(models.Model):
     """A gateway account the sync service sends through. Credentials are readable by system administrators
-    only (and handed to the sync service through `sms.marketing.api.get_provider_accounts`)."""
+    only (and handed to the sync service through `sms.marketing.api.get_provider_accounts`). Only system
+    administrators create, delete or redirect accounts; SMS Marketing managers may rename them and set their
+    rate (`MANAGER_WRITABLE_FIELDS`)."""
 
     _name = "sms.provider.account"
     _description = "SMS Gateway Account"
@@ -56,6 +90,12 @@ class SmsProviderAccount(models.Model):
         help="Comma-separated calling-code prefixes this account serves, e.g. '33,32' or '1'. Longest match wins."
     )
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    user_can_redirect = fields.Boolean(compute="_compute_user_can_redirect",
+                                       help="The current user may change where this account sends (administrator).")
+
+    @api.depends_context("uid")
+    def _compute_user_can_redirect(self):
+        self.user_can_redirect = self.env.su or self.env.user.has_group("base.group_system")
 
     @api.constrains("country_prefixes")
     def _check_prefixes(self):
@@ -63,6 +103,33 @@ class SmsProviderAccount(models.Model):
             for prefix in account._prefix_list():
                 if not prefix.isdigit():
                     raise ValidationError(_("Country prefixes are digits separated by commas, not %r.", prefix))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_may_redirect(set().union(*vals_list) if vals_list else set())
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_may_redirect(set(vals) - MANAGER_WRITABLE_FIELDS)
+        return super().write(vals)
+
+    def _check_may_redirect(self, field_names):
+        """Refuse, to anyone but a system administrator (or the system itself), changes to these fields."""
+        field_names = set(field_names) - {"user_can_redirect"}
+        if field_names and not (self.env.su or self.env.user.has_group("base.group_system")):
+            labels = sorted(self._fields[name].string for name in field_names if name in self._fields)
+            raise AccessError(_(
+                "Only system administrators may create gateway accounts or change where they send credentials "
+                "and messages (%(fields)s). SMS Marketing managers may change the name and the rate.",
+                fields=", ".join(labels) or ", ".join(sorted(field_names)),
+            ))
+
+    @api.constrains("base_url")
+    def _check_base_url(self):
+        for account in self:
+            problem = account.base_url and base_url_problem(account.base_url.strip())
+            if problem:
+                raise ValidationError(problem)
 
     @api.constrains("messages_per_second")
     def _check_rate(self):
