@@ -164,6 +164,52 @@ def test_run_with_every_role_sends_and_applies_the_delivery_receipts(
     assert all(f'"{role} started"' in log.read_text() for role in ("dispatcher", "cart watcher"))
 
 
+def test_a_debug_run_logs_no_secret(
+    client: OdooClient, simulator: ProviderSimulator, sync_env: dict[str, str], tmp_path: Path
+) -> None:
+    """At DEBUG, from the first RPC call on: a send, its receipts and an inbound message leave no provider
+    token, no Odoo password and no Basic credential in the service's log."""
+    import base64
+
+    from outbox_helpers import TWILIO_SID, TWILIO_TOKEN
+
+    from sync_service.core.signatures import twilio_signature
+
+    password = f"svc-Pa55-{time.time_ns()}"
+    group = client.call("ir.model.data", "check_object_reference", "sms_marketing_addon",
+                        "group_sms_marketing_service")[1]
+    login = f"sms-sync-debug-{time.time_ns()}"
+    client.call("res.users", "create", {"name": "sms-sync (debug test)", "login": login, "password": password,
+                                        "groups_id": [(6, 0, [group])]})
+    account = make_account(client, simulator, signs_webhooks=True)
+    keys = queue_sms(client, account, [fresh_number() for _ in range(2)])
+    port, metrics_port = free_port(), free_port()
+    env = service_env(sync_env, tmp_path, public_base_url=f"http://127.0.0.1:{port}", listen_port=port,
+                      metrics_port=metrics_port, poll_interval=0.2, log_level="DEBUG", odoo_login=login,
+                      odoo_password=password)
+    log = tmp_path / "service.log"
+    process = start(env, log, roles=())
+    try:
+        wait_for(lambda: set(provider_states(client, keys).values()) == {"delivered"}, 60,
+                 "2 SMS sent, their receipts received and applied")
+        url = f"http://127.0.0.1:{port}/webhooks/twilio/inbound"
+        params = {"MessageSid": f"SMdebug{time.time_ns()}", "From": fresh_number(), "To": "+14155550100",
+                  "Body": "Hello, is the shop open?", "AccountSid": TWILIO_SID}
+        answer = requests.post(url, data=params, timeout=10,
+                               headers={"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params)})
+        assert answer.status_code == 200
+        wait_for(lambda: "inbound" in log.read_text() and "applied" in log.read_text(), 30,
+                 "the reply applied")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    text = log.read_text()
+    assert '"level": "DEBUG"' in text and "odoorpc" in text, "logged at DEBUG, the RPC library included"
+    basic = base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+    for secret in (TWILIO_TOKEN, password, basic):
+        assert secret not in text, f"{secret[:6]}… found in the log"
+
+
 def test_a_role_whose_module_is_missing_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(runner.ROLE_MODULES, "carts", "no_such_module")
     assert runner.runnable_roles(None) == ["dispatcher", "webhooks"]
