@@ -164,6 +164,17 @@ def test_run_with_every_role_sends_and_applies_the_delivery_receipts(
     assert all(f'"{role} started"' in log.read_text() for role in ("dispatcher", "cart watcher"))
 
 
+def service_user(client: OdooClient) -> tuple[str, str]:
+    """A new Odoo user with only the sync service's group, as the README documents it: (login, password)."""
+    password = f"svc-Pa55-{time.time_ns()}"
+    group = client.call("ir.model.data", "check_object_reference", "sms_marketing_addon",
+                        "group_sms_marketing_service")[1]
+    login = f"sms-sync-{time.time_ns()}"
+    client.call("res.users", "create", {"name": "sms-sync (test)", "login": login, "password": password,
+                                        "groups_id": [(6, 0, [group])]})
+    return login, password
+
+
 def test_a_debug_run_logs_no_secret(
     client: OdooClient, simulator: ProviderSimulator, sync_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -175,12 +186,7 @@ def test_a_debug_run_logs_no_secret(
 
     from sync_service.core.signatures import twilio_signature
 
-    password = f"svc-Pa55-{time.time_ns()}"
-    group = client.call("ir.model.data", "check_object_reference", "sms_marketing_addon",
-                        "group_sms_marketing_service")[1]
-    login = f"sms-sync-debug-{time.time_ns()}"
-    client.call("res.users", "create", {"name": "sms-sync (debug test)", "login": login, "password": password,
-                                        "groups_id": [(6, 0, [group])]})
+    login, password = service_user(client)
     account = make_account(client, simulator, signs_webhooks=True)
     keys = queue_sms(client, account, [fresh_number() for _ in range(2)])
     port, metrics_port = free_port(), free_port()
@@ -233,7 +239,8 @@ def test_send_test_queues_dispatches_and_prints_the_outcome(
     client: OdooClient, simulator: ProviderSimulator, sync_env: dict[str, str], tmp_path: Path
 ) -> None:
     make_account(client, simulator, prefixes="3367")  # the longest prefix: fresh numbers route here
-    env = service_env(sync_env, tmp_path)
+    login, password = service_user(client)  # as the documented service user, not an administrator
+    env = service_env(sync_env, tmp_path, odoo_login=login, odoo_password=password)
     number = fresh_number()
     result = subprocess.run([*SMS_SYNC, "send-test", number, "--body", "Hello from the test"], env=env,
                             capture_output=True, text=True, timeout=120)

@@ -241,6 +241,7 @@ def test_provider_secrets_are_unreadable_by_non_admin_users(
     assert routed[account_id] == "https://api.twilio.com"
     # ...and the service's methods are not theirs: no forged keyword, no fabricated proof of consent.
     with pytest.raises(OdooCallError, match="reserved to the sync service"):
-        manager.call("sms.marketing.api", "apply_inbound_keyword", "+33612345678", "opt_in", "SM-forged", "START")
+        manager.call("sms.marketing.api", "apply_inbound_keyword", "+33612345678", "opt_in", "SM-forged",
+                     "START")
     with pytest.raises(OdooCallError):
         admin.call("sms.provider.account", "write", [account_id], {"base_url": "http://attacker.example"})

@@ -388,6 +388,26 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         }
 
     @api.model
+    def queue_test_sms(self, number, body):
+        """`sms-sync send-test`: queue one transactional SMS to `number` (through the gate and routing like any
+        other) and return {id, key}. The service user has no right on `sms.sms` itself."""
+        self._check_service()
+        if not (body or "").strip():
+            raise UserError(_("A test SMS needs a text."))
+        sms = self.env["sms.sms"].sudo().create({
+            "number": (number or "").strip(), "body": body, "sms_kind": "transactional", "state": "outgoing",
+        })
+        return {"id": sms.id, "key": sms.uuid}
+
+    @api.model
+    def test_sms_state(self, sms_id):
+        """What became of an SMS queued by `queue_test_sms` (empty when Odoo deleted it after sending)."""
+        self._check_service()
+        sms = self.env["sms.sms"].sudo().browse(int(sms_id)).exists()
+        return sms and {"state": sms.state, "failure_type": sms.failure_type or False,
+                        "sms_defer_reason": sms.sms_defer_reason or False} or {}
+
+    @api.model
     def check_opt_outs(self, numbers):
         """Which of these numbers are in the opt-out register now (re-checked just before sending)."""
         self._check_service()
