@@ -90,7 +90,7 @@ class SmsProviderAccount(models.Model):
         help="Comma-separated calling-code prefixes this account serves, e.g. '33,32' or '1'. Longest match wins."
     )
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
-    user_can_redirect = fields.Boolean(compute="_compute_user_can_redirect",
+    user_can_redirect = fields.Boolean(string="May redirect", compute="_compute_user_can_redirect",
                                        help="The current user may change where this account sends (administrator).")
 
     @api.depends_context("uid")
