@@ -52,7 +52,7 @@ def test_fetches_the_tested_commit_of_the_18_branch(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Odoo 18.0 source laid at" in done.stdout and "as of 2025-05-06" in done.stdout
     assert (target / "marker").read_text() == "tested", "the commit of the tested date, not the newest"
-    assert (target / "odoo" / "addons" / "sms" / "__init__.py").exists(), "addons where Odoo's packages put them"
+    assert (target / "odoo" / "addons" / "sms" / "__init__.py").exists(), "addons where the packages put them"
     assert not (target / "addons").exists()
     again = run(tmp_path, ODOO_SRC=str(target), ODOO_REMOTE="file:///nowhere")
     assert again.returncode == 0 and "Odoo 18.0 source at" in again.stdout, "a source in place is used as is"
