@@ -9,3 +9,4 @@ from . import test_tours
 from . import test_flows
 from . import test_i18n_fr
 from . import test_access_rights
+from . import test_outbox_screen
