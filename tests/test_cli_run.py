@@ -264,8 +264,9 @@ def test_replay_inbox_on_an_empty_inbox(sync_env: dict[str, str], tmp_path: Path
 
 
 def test_graceful_stop_is_quick_when_idle(sync_env: dict[str, str], tmp_path: Path) -> None:
-    process = start(service_env(sync_env, tmp_path, poll_interval=0.2), tmp_path / "idle.log")
-    time.sleep(2)
+    log = tmp_path / "idle.log"
+    process = start(service_env(sync_env, tmp_path, poll_interval=0.2), log)
+    wait_for(lambda: '"sms-sync started"' in log.read_text(), 60, "the service started (its signals handled)")
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     assert process.wait(20) == 0
