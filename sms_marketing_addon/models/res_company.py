@@ -11,7 +11,10 @@ DEFAULT_TEXTS = {
         "varies. Message and data rates may apply. Reply STOP to unsubscribe, HELP for help. Consent is not "
         "a condition of purchase."
     ),
-    "checkout": _lt("Send me offers and news by SMS. Reply STOP to unsubscribe at any time."),
+    "checkout": _lt(
+        "Send me offers and news by SMS from {brand}. Message frequency varies. Message and data rates may apply. "
+        "Reply STOP to unsubscribe, HELP for help. Consent is not a condition of purchase."
+    ),
     "confirmation": _lt(
         "{brand}: reply YES to confirm you want our SMS offers. STOP to opt out. Or confirm here: {link}"
     ),
@@ -55,6 +58,11 @@ class ResCompany(models.Model):
         help="The public subscribe page refuses more requests than this from one IP address in an hour.",
     )
 
+    sms_help_contact = fields.Char(
+        string="SMS HELP contact",
+        help="How customers reach you, given in HELP replies (a phone number, an e-mail or a web address). "
+        "Empty: the company's phone, else its e-mail, else its website, else the shop's web address.",
+    )
     sms_subscribe_number_weekly_limit = fields.Integer(
         string="Confirmation SMS per number and week", default=2,
         help="The public subscribe page sends at most this many confirmation SMS to one number in 7 days, and "
@@ -93,7 +101,7 @@ class ResCompany(models.Model):
     def _sms_help_contact(self):
         """How to reach the business, for HELP replies: phone, e-mail, website, else the shop's own address."""
         self.ensure_one()
-        return self.phone or self.email or self.website or self.get_base_url()
+        return self.sms_help_contact or self.phone or self.email or self.website or self.get_base_url()
 
     def _sms_text(self, key, lang=None, **values):
         """The company's wording for `key` in `lang` (its own text, else the built-in one), filled in."""

@@ -93,6 +93,19 @@ class SmsProviderAccount(models.Model):
     user_can_redirect = fields.Boolean(string="May redirect", compute="_compute_user_can_redirect",
                                        help="The current user may change where this account sends (administrator).")
 
+    webhook_status_url = fields.Char(string="Delivery receipts URL", compute="_compute_webhook_urls",
+                                     help="Paste it as the status callback / delivery receipt URL at the provider.")
+    webhook_inbound_url = fields.Char(string="Inbound SMS URL", compute="_compute_webhook_urls",
+                                      help="Paste it as the inbound message / incoming SMS URL at the provider.")
+
+    @api.depends("provider")
+    def _compute_webhook_urls(self):
+        base = (self.env["ir.config_parameter"].sudo().get_param("sms_marketing_addon.webhook_base_url") or "").rstrip("/")
+        for account in self:
+            real = base and account.provider in ("twilio", "plivo", "vonage")
+            account.webhook_status_url = real and f"{base}/webhooks/{account.provider}/status"
+            account.webhook_inbound_url = real and f"{base}/webhooks/{account.provider}/inbound"
+
     @api.depends_context("uid")
     def _compute_user_can_redirect(self):
         self.user_can_redirect = self.env.su or self.env.user.has_group("base.group_system")

@@ -10,3 +10,4 @@ from . import test_flows
 from . import test_i18n_fr
 from . import test_access_rights
 from . import test_outbox_screen
+from . import test_settings
