@@ -49,7 +49,7 @@ class ResPartner(models.Model):
 
     sms_consent_state = fields.Selection(
         CONSENT_STATES, string="SMS marketing consent", default="none", required=True, copy=False,
-        index=True, tracking=True, groups="base.group_user",
+        index=True, groups="base.group_user",
     )
     sms_consent_date = fields.Datetime(string="SMS consent date", copy=False, readonly=True, groups="base.group_user")
     sms_consent_source = fields.Selection(
@@ -195,7 +195,7 @@ class ResPartner(models.Model):
         """A consent state written directly (form, import, RPC): needs a proof note, and is logged."""
         self.ensure_one()
         source = "import" if self.env.context.get("import_file") else "agent"
-        if not (note or "").strip():
+        if state != "opted_out" and not (note or "").strip():
             raise UserError(_(
                 "Setting the SMS consent of %(name)s needs a reason or proof note (column 'Consent reason / "
                 "proof note' when importing).", name=self.display_name,
