@@ -1,5 +1,8 @@
 import ipaddress
+import re
 from urllib.parse import urlsplit
+
+import phonenumbers
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
@@ -21,6 +24,37 @@ DEFAULT_BASE_URLS = {
 # where a credential or a message goes (provider, base URL, credentials, sender, routing, test mode).
 MANAGER_WRITABLE_FIELDS = frozenset({"name", "messages_per_second"})
 LOOPBACK_HOSTS = frozenset({"localhost", "localhost.localdomain"})
+
+
+ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 .&-]{1,11}$")
+SHORT_CODE = re.compile(r"^\d{3,8}$")
+
+
+def normalize_sender(sender):
+    """(sender as the provider wants it, or None; problem or None): an E.164 number (spaces, dots, dashes and
+    brackets removed), a short code (3 to 8 digits) or an alphanumeric sender ID (at most 11 letters, digits,
+    spaces, '.', '&', '-', at least one letter)."""
+    raw = (sender or "").strip()
+    if not raw:
+        return None, None
+    compact = re.sub(r"[\s().-]", "", raw)
+    if compact.startswith("00") and compact[2:].isdigit():
+        compact = "+" + compact[2:]
+    if SHORT_CODE.match(compact):
+        return compact, None
+    if compact.startswith("+") and compact[1:].isdigit():
+        try:
+            number = phonenumbers.parse(compact, None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            return None, _("%(sender)s is not a valid phone number.", sender=raw)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+    if ALPHANUMERIC_SENDER.match(raw):
+        return raw, None
+    return None, _(
+        "%(sender)s is neither a phone number in international format (+33 6 12 34 56 78), a short code nor an "
+        "alphanumeric sender ID (at most 11 letters, digits and spaces, with at least one letter).", sender=raw)
 
 
 def base_url_problem(url):
@@ -85,7 +119,11 @@ class SmsProviderAccount(models.Model):
     messaging_service_sid = fields.Char(string="Messaging service SID", help="Twilio only; replaces the sender.")
     messages_per_second = fields.Float(default=10.0, help="The sync service keeps each account under this rate.")
     test_mode = fields.Boolean(help="Never bills: messages are accepted by the sync service's sandbox, not sent.")
-    is_default = fields.Boolean(string="Default route", help="Used for destinations no other account's prefixes match.")
+    is_default = fields.Boolean(
+        string="Default route",
+        help="Used for destinations no other account's prefixes match. One per company: ticking it here unticks "
+        "it on the previous default.",
+    )
     country_prefixes = fields.Char(
         help="Comma-separated calling-code prefixes this account serves, e.g. '33,32' or '1'. Longest match wins."
     )
@@ -120,11 +158,33 @@ class SmsProviderAccount(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         self._check_may_redirect(set().union(*vals_list) if vals_list else set())
-        return super().create(vals_list)
+        accounts = super().create([self._normalized(vals) for vals in vals_list])
+        accounts._keep_one_default()
+        return accounts
 
     def write(self, vals):
         self._check_may_redirect(set(vals) - MANAGER_WRITABLE_FIELDS)
-        return super().write(vals)
+        res = super().write(self._normalized(vals))
+        if vals.get("is_default") or vals.get("active"):
+            self._keep_one_default()
+        return res
+
+    @api.model
+    def _normalized(self, vals):
+        """The sender saved as the provider wants it (E.164 without spaces), or a clear error."""
+        if vals.get("sender"):
+            sender, problem = normalize_sender(vals["sender"])
+            if problem:
+                raise ValidationError(problem)
+            vals = dict(vals, sender=sender)
+        return vals
+
+    def _keep_one_default(self):
+        """One default route per company: the account just made default replaces the previous one."""
+        for account in self.filtered(lambda a: a.is_default and a.active):
+            others = self.sudo().search([("id", "!=", account.id), ("is_default", "=", True),
+                                         ("company_id", "=", account.company_id.id)])
+            others.with_context(sms_keep_default=True).write({"is_default": False})
 
     def _check_may_redirect(self, field_names):
         """Refuse, to anyone but a system administrator (or the system itself), changes to these fields."""

@@ -11,3 +11,4 @@ from . import test_i18n_fr
 from . import test_access_rights
 from . import test_outbox_screen
 from . import test_settings
+from . import test_provider_account
