@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from .sms_flow_enrollment import EXIT_REASONS
+
 MESSAGE_STATES = [
     ("draft", "Being prepared"),
     ("queued", "Queued"),
@@ -31,6 +33,10 @@ class SmsFlowMessage(models.Model):
     body = fields.Text(readonly=True)
     state = fields.Selection(MESSAGE_STATES, default="draft", required=True, index=True)
     failure_type = fields.Char(string="Failure", readonly=True)
+    exit_reason = fields.Selection(
+        EXIT_REASONS, string="Canceled because", readonly=True,
+        help="The flow's exit condition that held before this message left (it was then cancelled).",
+    )
     sms_uuid = fields.Char(string="SMS uuid", index="btree_not_null", readonly=True, copy=False)
     date_queued = fields.Datetime(readonly=True)
     date_sent = fields.Datetime(readonly=True)
@@ -104,6 +110,24 @@ class SmsFlowMessage(models.Model):
         if not product or not product.image_128:
             return False
         return f"{order.get_base_url()}/web/image/product.product/{product.id}/image_512"
+
+    # ------------------------------------------------------------------ exits
+    def _sms_flow_exit_reason(self):
+        """Why this message must not leave now (an EXIT_REASONS key), or False: its enrollment exited, its flow
+        is archived, its cart is no longer an open cart (confirmed, cancelled, emptied...), its contact may not
+        receive marketing SMS (opted out...). Checked at claim time, however long it waited in the queue."""
+        self.ensure_one()
+        enrollment = self.enrollment_id
+        if enrollment.state == "exited" and enrollment.exit_reason:
+            return enrollment.exit_reason
+        if not self.flow_id.active:
+            return "flow_inactive"
+        order = enrollment.order_id
+        if order:
+            reason = order._sms_flow_cart_reason()
+            if reason:
+                return reason if reason in dict(EXIT_REASONS) else "not_draft"
+        return self.env["sms.flow.enrollment"]._sms_flow_contact_reason(self.partner_id or enrollment.partner_id)
 
     # ------------------------------------------------------------------ outcome of the SMS
     @api.model
