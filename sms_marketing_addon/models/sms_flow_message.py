@@ -92,7 +92,11 @@ class SmsFlowMessage(models.Model):
             })
         template = step.template_id.sudo().with_context(
             sms_flow_link=tracker.short_url, sms_flow_coupon_code=coupon.code or "")
-        body = template._render_field("body", record.ids, compute_lang=True)[record.id]
+        # One language per SMS: the recipient's (contact's, else the cart's website's, else the company's); the
+        # gate adds the footer in the same language.
+        lang = self.env["res.partner"]._sms_recipient_lang(
+            enrollment.partner_id, company=enrollment.company_id or None, website=enrollment.order_id.website_id or None)
+        body = template._render_field("body", record.ids, set_lang=lang)[record.id]
         media_url = self._sms_flow_media_url() if step.mms_image else False
         sms = self.env["sms.sms"].sudo().create({
             "number": self.number, "partner_id": self.partner_id.id, "body": body, "sms_kind": "marketing",

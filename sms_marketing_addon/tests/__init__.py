@@ -8,4 +8,5 @@ from . import test_segments
 from . import test_tours
 from . import test_flows
 from . import test_flow_exits
+from . import test_optout_review
 from . import test_i18n_fr
