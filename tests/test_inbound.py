@@ -266,15 +266,11 @@ def test_free_text_reply_lands_on_the_chatter(
 
 
 @pytest.fixture
-def french(client: OdooClient) -> Iterator[None]:
-    """French active in Odoo for the test (contacts can speak it), as it was afterwards."""
+def french(client: OdooClient) -> None:
+    """French active in Odoo, as in a French shop (contacts can speak it). It stays active: Odoo refuses to
+    deactivate a language contacts use."""
     ids = client.call("res.lang", "search", [("code", "=", "fr_FR"), ("active", "in", [True, False])])
-    [row] = client.call("res.lang", "read", ids, ["active"])
-    if not row["active"]:
-        client.call("res.lang", "write", ids, {"active": True})
-    yield
-    if not row["active"]:
-        client.call("res.lang", "write", ids, {"active": False})
+    client.call("res.lang", "write", ids, {"active": True})
 
 
 @pytest.mark.parametrize(
