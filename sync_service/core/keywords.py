@@ -200,13 +200,15 @@ _OPT_OUT_PHRASES: tuple[str, ...] = (
     r"\b(?:take|get) (?:me|my number) off\b", r"\bopt (?:me )?out\b",
     r"\bno (?:more|further) (?:texts|messages|sms|text|message|promos|marketing)\b",
     r"\b(?:don t|dont|do not|never) (?:\w+ )?(?:text|message|contact|sms|spam|bother) me\b",
+    r"\b(?:don t|dont|do not|never) send me (?:any |these |those |your )?(?:more )?"
+    r"(?:texts|messages|sms|promos|offers|these|those|this)\b",
     r"\b(?:don t|dont|do not) (?:want|wish) (?:to (?:receive|get) )?(?:any )?(?:more |further )?"
     r"(?:your |these |those |the |any )?(?:texts|messages|sms|text messages|promos|marketing)\b",
     r"\bleave me alone\b", r"\bunsubscribe\b", r"\bi want out\b",
     r"\b(?:not|no longer) interested\b",
     r"\barret\w* (?:de m envoyer|de m ecrire|de me contacter|de me spammer|vos|les|ces|tes|de m harceler)\b",
     r"\b(?:je )?ne (?:veux|souhaite|desire) plus (?:\w+ ){0,3}(?:sms|messages|textos|pub|offres|rien)\b",
-    r"\bne (?:plus|jamais) (?:me )?(?:recevoir|contacter|envoyer|ecrire)\b",
+    r"\bne (?:plus|jamais) (?:me |m )?(?:recevoir|contacter|envoyer|ecrire)\b",
     r"\bplus (?:de|d) (?:vos |ces |tes |tous ces )?(?:sms|messages|textos|pub|offres)\b",
     r"\b(?:retirez|retire|supprimez|supprime|enlevez|effacez) (?:moi|mon numero)\b",
     r"\bdes(?:inscri|abonn)\w*\b", r"\blaissez moi tranquille\b", r"\bfoutez moi la paix\b",
@@ -219,7 +221,7 @@ _REVIEW_PATTERNS: tuple[str, ...] = (
     r"\bno more\b", r"\benough\b", r"\bnever signed up\b", r"\bdidn t sign up\b",
     r"\bharcel\w*\b", r"\bmauvais numero\b", r"\bqui etes vous\b", r"\barnaque\b", r"\bplus jamais\b",
     r"\bsupprim\w*\b", r"\bretir\w*\b", r"\bca suffit\b", r"\bmarre\b", r"\bpas inscrit\w*\b",
-    r"\bstops?\b", r"\bunsubscrib\w*\b",
+    r"\bstops?\b", r"\bstopp\b", r"\bunsubscrib\w*\b", r"\bfini\b",
 )
 _NEGATIVE_RE = re.compile("|".join(f"(?:{p})" for p in _NEGATIVE_PATTERNS))
 _OPT_OUT_RE = re.compile("|".join(f"(?:{p})" for p in _OPT_OUT_PHRASES))

@@ -61,7 +61,7 @@ def test_normalize(text: str, expected: str) -> None:
         ("aide?", KeywordAction.HELP),
         ("please stop calling", KeywordAction.OPT_OUT),  # understood since issue 13
         ("stop it", KeywordAction.OPT_OUT),  # understood since issue 13
-        ("stopp", KeywordAction.NONE),
+        ("stopp", KeywordAction.REVIEW),  # a typo of STOP: a person decides
         ("sms stop", KeywordAction.OPT_OUT),  # understood since issue 13
         ("opt out", KeywordAction.OPT_OUT),  # understood since issue 13
         ("", KeywordAction.NONE),

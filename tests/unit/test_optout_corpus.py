@@ -295,7 +295,25 @@ REVIEW = [
     ("je vais arrêter de fumer", REV),
 ]
 
-CORPUS = PER_SE + PLAIN + NEGATIVE + REVIEW
+# Found while reviewing the rules by hand (kept so that they stay understood).
+MORE = [
+    ("Merci de ne plus m'envoyer de SMS", OUT),
+    ("Do not send me any more texts", OUT),
+    ("never send me these again", OUT),
+    ("I would like to opt out of these messages", OUT),
+    ("Stop!!! I said stop", OUT),
+    ("end it", OUT),
+    ("I will end up buying it", NO),
+    ("Is this the end of the sale?", NO),
+    ("No thanks", NO),
+    ("non merci", NO),
+    ("Can I cancel?", REV),
+    ("c'est fini", REV),
+    ("stopp", REV),
+    ("pouvez-vous arrêter ?", REV),
+]
+
+CORPUS = PER_SE + PLAIN + NEGATIVE + REVIEW + MORE
 
 
 def test_the_corpus_is_large_and_bilingual() -> None:
