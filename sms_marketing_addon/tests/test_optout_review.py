@@ -156,8 +156,8 @@ class TestOneLanguagePerSms(FlowCommon, LangCase):
 class TestOptOutFooter(LangCase):
     """The footer is added unless the body already carries the configured opt-out instruction."""
 
-    def gate(self, partner, body):
-        mailing = self.env["mailing.mailing"].create({
+    def gate(self, partner, body, mailing=None):
+        mailing = mailing or self.env["mailing.mailing"].create({
             "subject": "Offre", "mailing_type": "sms", "body_plaintext": body,
             "mailing_model_id": self.env["ir.model"]._get_id("res.partner")})
         sms = self.env["sms.sms"].create({"number": partner.sms_number, "body": body, "partner_id": partner.id,
@@ -182,3 +182,11 @@ class TestOptOutFooter(LangCase):
         american = self.consented(mobile="+1 415 555 0100", lang="en_US", country=self.us)
         body = self.gate(american, "Sale today. Reply stop to opt-out.")
         self.assertEqual(body.count("opt"), 1, body)
+
+    def test_the_mailing_unsubscribe_link_counts_as_the_instruction(self):
+        english = self.consented(lang="en_US")
+        mailing = self.env["mailing.mailing"].create({
+            "subject": "Offre", "mailing_type": "sms", "body_plaintext": "Sale",
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner")})
+        body = f"Sale today\nSTOP SMS: {mailing.get_base_url()}/sms/{mailing.id}/abc123"
+        self.assertEqual(self.gate(english, body, mailing), f"Maison Test: {body}")
