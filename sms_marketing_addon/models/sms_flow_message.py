@@ -95,7 +95,8 @@ class SmsFlowMessage(models.Model):
         # One language per SMS: the recipient's (contact's, else the cart's website's, else the company's); the
         # gate adds the footer in the same language.
         lang = self.env["res.partner"]._sms_recipient_lang(
-            enrollment.partner_id, company=enrollment.company_id or None, website=enrollment.order_id.website_id or None)
+            enrollment.partner_id, company=enrollment.company_id or None,
+            website=enrollment.order_id.website_id or None)
         body = template._render_field("body", record.ids, set_lang=lang)[record.id]
         media_url = self._sms_flow_media_url() if step.mms_image else False
         sms = self.env["sms.sms"].sudo().create({
