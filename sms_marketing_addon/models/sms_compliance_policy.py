@@ -81,16 +81,18 @@ class SmsCompliancePolicy(models.Model):
                 raise ValidationError(_("The frequency cap cannot be negative."))
 
     @api.model
-    def _for_destination(self, country, state=None, when=None):
+    def _for_destination(self, country, state=None, when=None, policies=None):
         """The policy in force on `when` (a date or naive UTC datetime; default today) for a country or one of
-        its territories (and state): the state's exception, else the country's, else the default."""
+        its territories (and state): the state's exception, else the country's, else the default. `policies`
+        (every policy, as searched) saves the search when a batch looks up many destinations."""
         day = (when.date() if hasattr(when, "date") else when) or fields.Date.context_today(self)
-        policies = self.sudo().search([
-            "|", ("country_id", "in", [country.id if country else False, False]),
-            ("territory_ids", "in", country.ids),
-            "|", ("date_from", "=", False), ("date_from", "<=", day),
-            "|", ("date_to", "=", False), ("date_to", ">=", day),
-        ])
+        if policies is None:
+            policies = self.sudo().search([
+                "|", ("country_id", "in", [country.id if country else False, False]),
+                ("territory_ids", "in", country.ids),
+            ])
+        policies = policies.filtered(lambda p: (not p.date_from or p.date_from <= day)
+                                     and (not p.date_to or day <= p.date_to))
         own = policies.filtered(lambda p: p.country_id and (p.country_id == country or country in p.territory_ids))
         if state:
             for policy in own:

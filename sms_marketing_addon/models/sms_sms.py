@@ -63,7 +63,9 @@ class SmsSms(models.Model):
         key = (resolution.region, resolution.state)
         if key not in countries:
             Country = self.env["res.country"].sudo()
-            country = Country.search([("code", "=", resolution.region)], limit=1) if resolution.region else Country
+            if "by code" not in countries:  # one search per batch, not one per country
+                countries["by code"] = {c.code: c for c in Country.search([])}
+            country = countries["by code"].get(resolution.region, Country)
             state = self.env["res.country.state"].sudo().search(
                 [("country_id", "=", country.id), ("code", "=", resolution.state)], limit=1,
             ) if country and resolution.state else self.env["res.country.state"]
@@ -74,14 +76,16 @@ class SmsSms(models.Model):
     @api.model
     def _sms_hours_reason(self, policy, resolution):
         """Why a marketing SMS waits for its sending hours, in the merchant's words: the rule and the zones."""
-        sources = {
-            recipient_zones.SOURCE_CONTACT: _("time zone of the contact"),
-            recipient_zones.SOURCE_NUMBER: _("time zones of the number"),
-            recipient_zones.SOURCE_STATE: _("time zones of the number and of the contact's state"),
-            recipient_zones.SOURCE_FALLBACK: _("company's time zone"),
-        }
+        if resolution.source == recipient_zones.SOURCE_CONTACT:
+            why = _("time zone of the contact")
+        elif resolution.source == recipient_zones.SOURCE_STATE:
+            why = _("time zones of the number and of the contact's state")
+        elif resolution.source == recipient_zones.SOURCE_FALLBACK:
+            why = _("company's time zone")
+        else:
+            why = _("time zones of the number")
         return _("Outside sending hours: %(policy)s, in %(zones)s (%(why)s)",
-                 policy=policy.name, zones=", ".join(resolution.zones), why=sources[resolution.source])
+                 policy=policy.name, zones=", ".join(resolution.zones), why=why)
 
     def _sms_gate(self, now):
         """Split these queued SMS into (to_send, deferred, canceled) by consent, opt-outs, sending hours and
@@ -96,13 +100,16 @@ class SmsSms(models.Model):
         recent = self._sms_recent_marketing_counts(numbers, now)
         Policy = self.env["sms.compliance.policy"]
         to_send, deferred, canceled = self.browse(), self.browse(), {}
-        planned, countries, policies = {}, {}, {}
+        planned, countries, policies, held = {}, {}, {}, {}
+        all_policies = Policy.sudo().search([])
+        ruled = set(all_policies.country_id.ids) | set(all_policies.territory_ids.ids)  # countries with own rules
         for sms in self:
             partner = sms.partner_id or consenting.get(sms.number) or Partner.browse()
             country, state, resolution = self._sms_destination(sms.number, partner, countries)
-            if (country, state) not in policies:
-                policies[country, state] = Policy._for_destination(country, state, now)
-            policy = policies[country, state]
+            key = (country, state) if country.id in ruled else None
+            if key not in policies:
+                policies[key] = Policy._for_destination(country, state, now, all_policies)
+            policy = policies[key]
             if sms.sms_kind == "consent":
                 to_send |= sms
                 continue
@@ -119,7 +126,10 @@ class SmsSms(models.Model):
                 continue
             allowed_at = policy._next_allowed(now, resolution.zones)
             if allowed_at is None or allowed_at > now:
-                sms._sms_defer(allowed_at or now + timedelta(days=1), self._sms_hours_reason(policy, resolution))
+                hold = (allowed_at or now + timedelta(days=1), policy, resolution.zones, resolution.source)
+                if hold not in held:
+                    held[hold] = (self._sms_hours_reason(policy, resolution), self.browse())
+                held[hold] = (held[hold][0], held[hold][1] | sms)
                 deferred |= sms
                 continue
             if policy.cap_count:
@@ -137,6 +147,8 @@ class SmsSms(models.Model):
             planned.setdefault(sms.number, []).append(now)
             sms._sms_decorate(policy, consenting[sms.number])
             to_send |= sms
+        for (until, *_rule), (reason, records) in held.items():
+            records._sms_defer(until, reason)
         for failure_type, records in canceled.items():
             records._sms_cancel(failure_type)
         return to_send, deferred, canceled

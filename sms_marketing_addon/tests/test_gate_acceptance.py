@@ -1,4 +1,4 @@
-"""Acceptance: claimed as the sync service's own user (`claim_batch`) every 20 minutes over four days, no
+"""Acceptance: claimed as the sync service's own user (`claim_batch`) every 30 minutes over four days, no
 marketing SMS leaves outside the recipient's real local window, for the destinations of issue 20. The real
 zones and windows are written out here, not taken from the gate."""
 
@@ -95,6 +95,6 @@ class TestGateAcceptance(OutboxCase):
                 self.assertTrue(all(inside(sms.sms_defer_until, zone, window) for zone in zones),
                                 f"{label}: deferred to {sms.sms_defer_until}, outside the window")
             queued.write({"state": "canceled"})  # the next round starts from fresh SMS (and no cap)
-            self.now += timedelta(minutes=20)
+            self.now += timedelta(minutes=30)  # on the hour and half hour: every opening and closing minute
         never = [label for label, count in claimed.items() if not count]
         self.assertFalse(never, "each destination is claimed when its window is open")

@@ -85,7 +85,7 @@ class TestGateProperty(OutboxCase):
     def allowed(self, policy, zone, moment):
         """Whether `moment` (naive UTC) is inside `policy`'s window in `zone`, from the policy's fields."""
         days, holidays, hours, sunday = self.rules(policy)
-        local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+        local = moment.replace(tzinfo=UTC).astimezone(recipient_zones.zone_info(zone))
         day = local.date()
         if not days[day.weekday()]:
             return False
@@ -100,7 +100,7 @@ class TestGateProperty(OutboxCase):
         """The first moment at or after `now` allowed in every zone: `now`, or an opening minute of one zone."""
         candidates = {now}
         for zone in zones:
-            tz = ZoneInfo(zone)
+            tz = recipient_zones.zone_info(zone)
             today = now.replace(tzinfo=UTC).astimezone(tz).date()
             _days, _holidays, hours, sunday = self.rules(policy)
             for offset in range(-1, 17):

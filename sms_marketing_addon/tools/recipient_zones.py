@@ -93,11 +93,18 @@ def country_zones(region: str | None) -> tuple[str, ...]:
     return tuple(pytz.country_timezones.get(region, ())) if region else ()
 
 
+@functools.cache
+def zone_info(name: str) -> ZoneInfo:
+    """ZoneInfo, kept (ZoneInfo's own cache keeps only 8 zones strongly: a Russian mobile has 26)."""
+    return ZoneInfo(name)
+
+
+@functools.lru_cache(maxsize=1024)
 def valid_zone(name: str | None) -> bool:
     if not name or "/" not in name:
         return name == "UTC"
     try:
-        ZoneInfo(name)
+        zone_info(name)
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
@@ -140,6 +147,7 @@ def compatible(zone: str, region: str | None, zones: tuple[str, ...]) -> bool:
     return any(zone in country_zones(r) for r in regions)
 
 
+@functools.lru_cache(maxsize=65536)
 def resolve(
     number: str | None,
     contact_tz: str | None = None,
@@ -197,7 +205,7 @@ def next_allowed(
 ) -> datetime | None:
     """First moment at or after `now_utc` (naive UTC) inside `window` in `zone`, as naive UTC; None if
     there is none before `limit` (default: 16 days on)."""
-    tz = ZoneInfo(zone)
+    tz = zone_info(zone)
     limit = limit or now_utc + HORIZON
     local_now = now_utc.replace(tzinfo=UTC).astimezone(tz)
     day = local_now.date() - timedelta(days=1)  # a window of the day before may still be open (until 24:00)
