@@ -153,6 +153,25 @@ class TestGateZonesAndCap(OutboxCase):
                 partner.unlink()
                 self.Provider.search([("number", "=", "+13055550123")]).unlink()
 
+    def test_cap_window_edge_with_a_shorter_window(self):
+        """A 12 h window while other policies look 24 h back: one sent exactly 12 h ago no longer counts."""
+        self.env.ref("sms_marketing_addon.policy_us_fl").cap_hours = 12
+        self.now = utc("America/New_York", 2026, 11, 24, 10, 0)
+        h = timedelta(hours=1)
+        for ages, expected in (((12 * h, 2 * h, h), None), ((12 * h - timedelta(minutes=1), 2 * h, h),
+                                                              timedelta(minutes=1))):
+            with self.subTest(ages=ages):
+                partner = self.consented("+13055550123", country=self.us)
+                self.history(partner, *ages)
+                sms = self.marketing_sms(partner)
+                to_send, deferred, _canceled = self.gate(sms, self.now)
+                if expected is None:
+                    self.assertEqual(to_send, sms)
+                else:
+                    self.assertEqual(sms.sms_defer_until, self.now + expected)
+                partner.unlink()
+                self.Provider.search([("number", "=", "+13055550123")]).unlink()
+
     def test_cap_counts_those_going_in_the_same_claim(self):
         self.now = utc("America/Chicago", 2026, 11, 24, 10, 0)
         partner = self.consented("+14055550123", country=self.us)  # Oklahoma by area code
