@@ -61,7 +61,7 @@ def main(url: str, db: str, sim_url: str, public_url: str | None = None) -> int:
         for policy in call("sms.compliance.policy", "search_read", [], ["name"]):
             call("sms.compliance.policy", "copy", [policy["id"]], default={
                 "name": f"Demo, any hour: {policy['name']}", "sequence": 0, "hour_start": 0.0,
-                "hour_end": 24.0, **every_day,
+                "hour_end": 24.0, "sunday_hours": False, **every_day,
             })
     print("compliance: 'Demo, any hour' policies first (sending hours 00:00-24:00, every day; "
           "archive them to see quiet hours at work)")
