@@ -18,7 +18,8 @@ from .base import (
 class VonageGateway(HttpGateway):
     """``api_key``/``api_secret``, ``from``, ``to`` (digits, no '+'), ``text``, ``client-ref`` = the key.
 
-    ``type=unicode`` is sent when the text is not GSM-7; the first part's ``message-id`` is the id.
+    ``type=unicode`` is sent when the text is not GSM-7; the first accepted part's ``message-id`` is the
+    id (a multi-part message some of whose parts were accepted counts as sent: it is never re-sent).
     The message's ``status_callback`` goes in ``callback`` (otherwise the account's DLR URL applies).
     """
 
@@ -55,8 +56,10 @@ class VonageGateway(HttpGateway):
         if classification.outcome != Outcome.SENT:
             return classification, None
         messages = body.get("messages") if body is not None else None
-        first = messages[0] if isinstance(messages, list) and messages else None
-        message_id = first.get("message-id") if isinstance(first, dict) else None
+        parts = messages if isinstance(messages, list) else []
+        accepted = [part for part in parts if isinstance(part, dict) and str(part.get("status")) == "0"]
+        first = accepted[0] if accepted else None
+        message_id = first.get("message-id") if first is not None else None
         if not isinstance(message_id, str) or not message_id:
             return INVALID_RESPONSE, None
         return classification, message_id
