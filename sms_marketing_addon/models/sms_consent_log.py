@@ -19,6 +19,7 @@ CONSENT_SOURCES = [
     ("import", "Import"),
     ("agent", "Agent"),
     ("api", "API"),
+    ("provider", "SMS provider"),
     ("odoo", "Odoo blacklist"),
     ("system", "System"),
 ]

@@ -20,6 +20,7 @@ class SmsProviderAccount(models.Model):
     only (and handed to the sync service through `sms.marketing.api.get_provider_accounts`)."""
 
     _name = "sms.provider.account"
+    _inherit = ["sms.provider.account.health.mixin"]
     _description = "SMS Gateway Account"
     _order = "sequence, id"
 

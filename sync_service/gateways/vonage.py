@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
 from ..core.errors import Classification, Outcome, classify_vonage
 from ..core.segments import is_gsm7
 from .base import (
@@ -63,3 +66,20 @@ class VonageGateway(HttpGateway):
         if not isinstance(message_id, str) or not message_id:
             return INVALID_RESPONSE, None
         return classification, message_id
+
+    def _check_request(self) -> tuple[str, Mapping[str, str]]:
+        # The balance (https://developer.vonage.com/en/api/account#getAccountBalance): 401 for bad
+        # credentials, a value of zero or less without auto-reload for an account without credit.
+        query = urlencode({"api_key": self.account.account_id, "api_secret": self.account.secret})
+        return f"{self.base_url}/account/get-balance?{query}", {}
+
+    def _check_answer(self, answer: HttpAnswer) -> Classification:
+        classification = super()._check_answer(answer)
+        body = decode_json(answer.body) or {}
+        try:
+            empty = float(body.get("value", 1.0)) <= 0.0 and not body.get("autoReload")
+        except (TypeError, ValueError):
+            empty = False
+        if classification.outcome is Outcome.SENT and empty:
+            return Classification(Outcome.ACCOUNT, "9", "no credit left on the Vonage account: top up")
+        return classification
