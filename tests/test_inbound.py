@@ -18,8 +18,10 @@ from odoo_server import OdooServer
 from sync_service.applier import API, PARKED_PREFIX, InboxApplier, replay
 from sync_service.config import ConfigError, Settings, load_settings
 from sync_service.core.signatures import twilio_signature
-from sync_service.gateways.base import OutboundMessage, ProviderAccount
+from sync_service.gateways.base import Gateway, OutboundMessage, ProviderAccount
+from sync_service.gateways.plivo import PlivoGateway
 from sync_service.gateways.twilio import TwilioGateway
+from sync_service.gateways.vonage import VonageGateway
 from sync_service.odoo_client import OdooClient, OdooUnreachable
 from sync_service.simulator import ProviderSimulator
 from sync_service.simulator.server import WebhookDelivery
@@ -27,6 +29,7 @@ from sync_service.store import Store
 from sync_service.webhook_role import build_webhook_app
 
 TWILIO_SID, TWILIO_TOKEN = "AC00000000000000000000000000000001", "twilio-sim-token"
+PLIVO_ID, PLIVO_TOKEN = "MASIMULATOR00000001", "plivo-sim-token"
 VONAGE_KEY, VONAGE_SECRET, VONAGE_SIG = "vonagesimkey", "vonage-sim-secret", "vonage-signature-secret-1"
 SHORT_CODE = "+33700000001"
 _SESSION = random.Random().randrange(100, 1000)  # reruns on the same database get new numbers
@@ -51,7 +54,7 @@ def client(odoo_server: OdooServer) -> OdooClient:
 @pytest.fixture(scope="module")
 def sim() -> Iterator[ProviderSimulator]:
     with ProviderSimulator(
-        accounts={TWILIO_SID: TWILIO_TOKEN, VONAGE_KEY: VONAGE_SECRET},
+        accounts={TWILIO_SID: TWILIO_TOKEN, VONAGE_KEY: VONAGE_SECRET, PLIVO_ID: PLIVO_TOKEN},
         signature_secrets={VONAGE_KEY: VONAGE_SIG},
     ) as simulator:
         yield simulator
@@ -68,6 +71,9 @@ def account_ids(client: OdooClient, sim: ProviderSimulator) -> Iterator[list[int
         client.call("sms.provider.account", "create", {
             **common, "name": "Vonage (inbound tests)", "provider": "vonage",
             "account_sid": VONAGE_KEY, "auth_token": VONAGE_SECRET, "webhook_secret": VONAGE_SIG}),
+        client.call("sms.provider.account", "create", {
+            **common, "name": "Plivo (inbound tests)", "provider": "plivo",
+            "account_sid": PLIVO_ID, "auth_token": PLIVO_TOKEN, "sender": SHORT_CODE}),
     ]
     yield ids
     client.call("sms.provider.account", "write", ids, {"active": False})
@@ -517,3 +523,159 @@ def test_secrets_rotated_in_odoo_are_picked_up(
         client.call("sms.provider.account", "write", [twilio_id], {"auth_token": TWILIO_TOKEN})
         live.stop()
     drain(applier, store)
+
+
+
+# --------------------------------------------------------------------------- providers as they really answer
+
+
+POLICY_FIELDS = ["hour_start", "hour_end", "cap_count", "day_mon", "day_tue", "day_wed", "day_thu", "day_fri",
+                 "day_sat", "day_sun"]
+
+
+@pytest.fixture
+def open_policies(client: OdooClient) -> Iterator[None]:
+    """Marketing SMS may go at any hour, any day, without frequency cap (the test ignores the wall clock)."""
+    policies = client.call("sms.compliance.policy", "search_read", [], POLICY_FIELDS)
+    days = {name: True for name in POLICY_FIELDS if name.startswith("day_")}
+    client.call("sms.compliance.policy", "write", [p["id"] for p in policies],
+                {"hour_start": 0, "hour_end": 24, "cap_count": 0, **days})
+    yield
+    for policy in policies:
+        client.call("sms.compliance.policy", "write", [policy["id"]], {f: policy[f] for f in POLICY_FIELDS})
+
+
+def send_through(client: OdooClient, gateway: Gateway, sms_id: int, number: str, callback: str) -> str:
+    """The dispatcher's path for one SMS: claim, send through ``gateway``, report; the provider's id."""
+    [mine] = claim_only(client, sms_id)["mine"]
+    result = gateway.send(OutboundMessage(mine["key"], number, mine["body"], status_callback=callback))
+    assert result.provider_message_id, result
+    client.call(API, "report_results", "test-inbound", [{
+        "key": mine["key"], "outcome": "sent", "provider_message_id": result.provider_message_id}])
+    return result.provider_message_id
+
+
+def test_vonage_opted_out_receipt_opts_the_contact_out_until_start(
+    client: OdooClient, sim: ProviderSimulator, server: LiveServer, store: Store, applier: InboxApplier,
+    open_policies: None,
+) -> None:
+    """Issue 19's acceptance: a Vonage receipt with err-code 9 (the recipient opted out at Vonage) records an
+    opt-out whose source is the provider, not an invalid number; a later START re-subscribes the contact and
+    marketing SMS reach them again."""
+    number = fresh_number()
+    partner_id = make_contact(client, number)
+    sms_id = client.call("sms.sms", "create", {"number": number, "partner_id": partner_id,
+                                               "body": "Spring sale", "sms_kind": "marketing"})
+    sim.opted_out_numbers.add(number)  # Vonage accepts the send, then answers the receipt with err-code 9
+    try:
+        account = ProviderAccount("vonage", sim.url, VONAGE_KEY, VONAGE_SECRET, SHORT_CODE)
+        with VonageGateway(account) as gateway:
+            message_id = send_through(client, gateway, sms_id, number, f"{server.url}/webhooks/vonage/status")
+        assert sim.wait_callbacks(10)
+    finally:
+        sim.opted_out_numbers.discard(number)
+    [receipt] = [d for d in sim.callbacks() if d.params.get("messageId") == message_id]
+    assert (receipt.status_code, receipt.params["err-code"]) == (200, "9")
+    drain(applier, store)
+
+    assert provider_state(client, message_id) == "failed"
+    assert consent_state(client, partner_id) == "opted_out" and blacklisted(client, number)
+    assert log_events(client, partner_id) == ["opt_in:agent", "opt_out:provider"]
+    [row] = client.call("res.partner", "read", [partner_id], ["sms_number_rejected"])
+    assert not row["sms_number_rejected"]  # the number is fine: its owner said STOP
+
+    reply(sim, server, "vonage", number, "START")
+    drain(applier, store)
+    assert consent_state(client, partner_id) == "opted_in" and not blacklisted(client, number)
+    assert log_events(client, partner_id)[-1] == "re_subscribe:keyword"
+    again = client.call("sms.sms", "create", {"number": number, "partner_id": partner_id,
+                                              "body": "Welcome back", "sms_kind": "marketing"})
+    assert len(claim_only(client, again)["mine"]) == 1  # it leaves
+
+
+@pytest.mark.parametrize("signature", ["v2", "ma-v3", "ma-v2"])
+def test_plivo_receipts_signed_with_v2_or_the_main_account_are_applied(
+    client: OdooClient, sim: ProviderSimulator, server: LiveServer, store: Store, applier: InboxApplier,
+    signature: str,
+) -> None:
+    """Issue 19's acceptance: Plivo callbacks carrying only V2 headers, or only -Ma- ones, are stored and
+    applied (a receipt lost to a 403 would leave the SMS 'sent' for ever)."""
+    sim.configure_callbacks(plivo_signature=signature)
+    try:
+        number = fresh_number()
+        sms_id = client.call("sms.sms", "create", {"number": number, "body": "Your parcel is on its way"})
+        account = ProviderAccount("plivo", sim.url, PLIVO_ID, PLIVO_TOKEN, SHORT_CODE)
+        with PlivoGateway(account) as gateway:
+            message_id = send_through(client, gateway, sms_id, number, f"{server.url}/webhooks/plivo/status")
+        assert sim.wait_callbacks(10)
+    finally:
+        sim.configure_callbacks(plivo_signature="v3")
+    hits = [d for d in sim.callbacks() if d.params.get("MessageUUID") == message_id]
+    assert hits and all(d.status_code == 200 for d in hits), [(d.status_code, d.headers) for d in hits]
+    prefix = "X-Plivo-Signature-Ma-" if signature.startswith("ma-") else "X-Plivo-Signature-"
+    assert all(prefix + signature[-2:].upper() in d.headers for d in hits)
+    assert not any("X-Plivo-Signature-V3" in d.headers for d in hits)
+    drain(applier, store)
+    assert provider_state(client, message_id) == "delivered"
+
+
+def test_a_plivo_inbound_stop_signed_v2_opts_out_and_a_tampered_one_is_refused(
+    client: OdooClient, sim: ProviderSimulator, server: LiveServer, store: Store, applier: InboxApplier
+) -> None:
+    number, other = fresh_number(), fresh_number()
+    partner_id, other_id = make_contact(client, number), make_contact(client, other)
+    sim.configure_callbacks(plivo_signature="v2")
+    try:
+        delivery = sim.send_inbound("plivo", number, SHORT_CODE, "STOP", inbound_url(server, "plivo"),
+                                    account_id=PLIVO_ID)
+    finally:
+        sim.configure_callbacks(plivo_signature="v3")
+    assert delivery.status_code == 200
+    # The same V2 headers on another body (V2 does not sign it): refused.
+    tampered = {**delivery.params, "From": other.removeprefix("+"), "MessageUUID": "forged-1"}
+    forged = requests.post(inbound_url(server, "plivo"), data=tampered, headers=dict(delivery.headers),
+                           timeout=10)
+    assert forged.status_code == 403
+    drain(applier, store)
+    assert consent_state(client, partner_id) == "opted_out"
+    assert consent_state(client, other_id) == "opted_in"
+
+
+def test_twilio_advanced_opt_out_opts_out_whatever_the_words(
+    client: OdooClient, sim: ProviderSimulator, server: LiveServer, store: Store, applier: InboxApplier
+) -> None:
+    """Issue 21: Twilio's Advanced Opt-Out matched one of ITS keywords (OptOutType=STOP) on a message Odoo's
+    keywords do not know: Twilio blocks the number from now on, so Odoo must record the opt-out too."""
+    number = fresh_number()
+    partner_id = make_contact(client, number)
+    delivery = sim.send_inbound("twilio", number, SHORT_CODE, "XYZZY", inbound_url(server, "twilio"),
+                                account_id=TWILIO_SID, extra={"OptOutType": "STOP"})
+    assert delivery.status_code == 200
+    drain(applier, store)
+    assert consent_state(client, partner_id) == "opted_out" and blacklisted(client, number)
+
+    delivery = sim.send_inbound("twilio", number, SHORT_CODE, "XYZZY back", inbound_url(server, "twilio"),
+                                account_id=TWILIO_SID, extra={"OptOutType": "START"})
+    drain(applier, store)
+    assert consent_state(client, partner_id) == "opted_in"
+
+
+def test_receipts_that_arrive_while_odoo_is_down_are_applied_once_it_is_back(
+    client: OdooClient, odoo_server: OdooServer, server: LiveServer, store: Store, applier: InboxApplier
+) -> None:
+    """Issue 21: delivery receipts received during an Odoo outage are kept and applied after it, none lost."""
+    sids = [f"SM{random.Random().getrandbits(128):032x}" for _ in range(20)]
+    for sid in sids:
+        sent_sms(client, fresh_number(), sid)
+    assert store.backlog() == 0
+
+    odoo_server.stop()
+    try:
+        assert [post_twilio_status(server, sid, "delivered").status_code for sid in sids] == [200] * 20
+        assert applier.run_once() == 0
+        assert (applier.last_report.retried, store.backlog()) == (20, 20)
+    finally:
+        odoo_server.start()
+
+    drain(applier, store, timeout=120)
+    assert {provider_state(client, sid) for sid in sids} == {"delivered"}
