@@ -75,7 +75,7 @@ class SmsProviderAccountHealthMixin(models.AbstractModel):
     _description = "SMS Gateway Account Health (account side)"
 
     health_state = fields.Selection(
-        [("unknown", "No answer yet"), ("ok", "Sending"), ("failing", "Failing: SMS held")],
+        [("unknown", "No answer yet"), ("ok", "Working"), ("failing", "Failing: SMS held")],
         string="Health", compute="_compute_health")
     health_failing_since = fields.Datetime(string="Failing since", compute="_compute_health")
     health_failing_reason = fields.Char(string="Why it fails", compute="_compute_health")
