@@ -8,3 +8,4 @@ from . import test_segments
 from . import test_tours
 from . import test_flows
 from . import test_i18n_fr
+from . import test_provider_account_health
