@@ -539,3 +539,24 @@ def test_health_is_not_writable_by_a_marketing_manager(client: OdooClient, odoo_
     manager.call("sms.provider.account", "write", [account], {"health_state": "ok"})  # computed: ignored
     assert account_health(client, account)["health_state"] == "failing"
     client.call("sms.provider.account", "write", [account], {"active": False})
+
+
+def test_an_archived_accounts_queued_sms_leave_through_the_default_account_in_one_claim(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """Issue 13's acceptance (routing): SMS pinned to an account that gets archived are not deferred for ever
+    ('no usable gateway account'): the next claim moves them to the default account, which sends them."""
+    default = client.call("sms.provider.account", "search", [("is_default", "=", True)], limit=1)
+    assert default, "the test database has its default (console) route"
+    account = make_account(client, simulator)
+    keys = queue_sms(client, account, [fresh_number() for _ in range(3)])
+    client.call("sms.provider.account", "write", [account], {"active": False})
+
+    [summary] = drain(make_dispatcher())
+
+    assert (summary.claimed, summary.sent, summary.retry) == (3, 3, 0)
+    assert counts_for(simulator, keys) == [0, 0, 0]  # the archived account's provider was not called
+    rows = client.call("sms.provider.message", "search_read", [("sms_uuid", "in", keys)], ["account_id"])
+    assert {row["account_id"][0] for row in rows} == {default[0]} and len(rows) == 3
+    notes = {row["sms_last_error"] for row in sms_rows(client, keys, ["sms_last_error"]).values()}
+    assert len(notes) == 1 and "(archived)" in notes.pop()

@@ -189,7 +189,12 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         now = self.env.cr.now().replace(tzinfo=None)
         Account = self.env["sms.provider.account"]
         accounts = Account.sudo().search([])  # routed in Python: one search per claim, not one per SMS
-        failing = accounts._failing_accounts()  # their SMS are held: not even looked at
+        # Failing accounts hold their SMS (not even looked at), until they have failed for longer than the failover
+        # delay: then their SMS move to the next account serving their destination, as those of archived ones.
+        failing = accounts._failing_accounts()
+        working = accounts - failing
+        moving = failing._failover_ready(now) if working else Account.browse()
+        held_accounts = failing - moving
         rows = self.env.execute_query(SQL(
             """SELECT id FROM sms_sms
                 WHERE state = 'outgoing' AND to_delete IS NOT TRUE
@@ -199,7 +204,7 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                 ORDER BY id
                 LIMIT %(limit)s
                 FOR UPDATE SKIP LOCKED""",
-            now=now, limit=limit, held=failing.ids or [0],
+            now=now, limit=limit, held=held_accounts.ids or [0],
         ))
         candidates = Sms.browse([row[0] for row in rows])
         to_send, deferred, canceled = candidates._sms_gate(now)
@@ -208,11 +213,26 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         if missing_number:
             missing_number._sms_cancel("sms_number_missing")
             to_send -= missing_number
-        by_account = {}
+        by_account, moved = {}, {}
         for sms in to_send:
-            account = sms.sms_account_id or Account._route(sms.number, accounts)
+            current = sms.sms_account_id
+            if current and current in accounts and current not in moving:
+                account = current
+            elif current:  # archived, deleted or failing for too long: the next account serving the destination
+                account = Account._serving(sms.number, working) or (
+                    Account._route(sms.number, accounts - moving) if current not in accounts else current)
+                if account and account != current:
+                    moved.setdefault((current, account), Sms.browse())
+                    moved[(current, account)] |= sms
+            else:
+                account = Account._route(sms.number, accounts - moving)
             by_account.setdefault(account, Sms.browse())
             by_account[account] |= sms
+        for (old, new), records in moved.items():
+            why = _("failing since %s", old._health()[:1].failing_since) if old in moving else _("archived")
+            records.write({"sms_last_error": _("Moved from gateway account %(old)s (%(why)s) to %(new)s",
+                                               old=old.sudo().name, why=why, new=new.name)})
+            _logger.info("%d SMS moved from gateway account %s (%s) to %s", len(records), old.id, why, new.id)
         for account, records in by_account.items():
             if account in failing:  # routed just now to a failing account: held with it
                 records.write({"sms_account_id": account.id, "sms_defer_until": False,

@@ -6,6 +6,9 @@ from odoo import _, api, fields, models
 # How often a success is written (a busy account answers thousands of times a minute: one write is enough).
 SUCCESS_WRITE_INTERVAL = timedelta(seconds=60)
 ERROR_WINDOW = timedelta(hours=1)
+# After this many minutes of failing, an account's queued SMS move to the next account serving their destination.
+FAILOVER_PARAM = "sms_marketing_addon.failover_after_minutes"
+FAILOVER_DEFAULT_MINUTES = 15
 # The settings that decide whether an account can send: changing any of them ends a "failing" state.
 VERSIONED_FIELDS = ("provider", "base_url", "account_sid", "auth_token", "sender", "messaging_service_sid",
                     "test_mode")
@@ -99,6 +102,30 @@ class SmsProviderAccountHealthMixin(models.AbstractModel):
         by_account = {health.account_id: health for health in self._health() if health.failing_since}
         return self.browse([account.id for account, health in by_account.items()
                             if health.failing_version == account._health_version()])
+
+    def _failover_ready(self, now):
+        """The accounts of `self` (failing ones) failing for longer than the failover delay (system parameter
+        `sms_marketing_addon.failover_after_minutes`, 15 by default; 0 moves their SMS at once)."""
+        raw = self.env["ir.config_parameter"].sudo().get_param(FAILOVER_PARAM, FAILOVER_DEFAULT_MINUTES)
+        try:
+            minutes = max(0.0, float(raw))
+        except (TypeError, ValueError):
+            minutes = FAILOVER_DEFAULT_MINUTES
+        limit = now - timedelta(minutes=minutes)
+        since = {health.account_id: health.failing_since for health in self._health()}
+        return self.filtered(lambda account: since.get(account) and since[account] <= limit)
+
+    @api.model
+    def _serving(self, number, candidates):
+        """The account of `candidates` that serves `number`: the longest matching prefix, else a default route;
+        an empty recordset when none does (unlike `_route`, no fall-back on an account for other countries)."""
+        digits = (number or "").lstrip("+")
+        best, best_len = candidates.browse(), -1
+        for account in candidates:
+            for prefix in account._prefix_list():
+                if digits.startswith(prefix) and len(prefix) > best_len:
+                    best, best_len = account, len(prefix)
+        return best or candidates.filtered("is_default")[:1]
 
     def _compute_health(self):
         by_account = {health.account_id.id: health for health in self._health()}

@@ -7,11 +7,7 @@ from odoo.tests import new_test_user, tagged
 from .test_outbox import OutboxCase
 
 
-@tagged("post_install", "-at_install")
-class TestHeldAccounts(OutboxCase):
-    """An account the provider refuses as a whole (credentials, suspended, credit, sender): its SMS are held,
-    never failed, and never in the way of the other accounts' SMS."""
-
+class HeldCase(OutboxCase):
     def setUp(self):
         super().setUp()
         self.now = datetime(2026, 11, 24, 9, 0)
@@ -36,6 +32,12 @@ class TestHeldAccounts(OutboxCase):
             "key": sms.uuid, "outcome": "held", "error_code": "20003", "reason": "Authenticate",
             "account_version": version or account._health_version()}])
         return sms
+
+
+@tagged("post_install", "-at_install")
+class TestHeldAccounts(HeldCase):
+    """An account the provider refuses as a whole (credentials, suspended, credit, sender): its SMS are held,
+    never failed, and never in the way of the other accounts' SMS."""
 
     def test_held_sms_stay_queued_and_do_not_starve_the_other_accounts(self):
         held = self.refuse(self.failing)
@@ -124,3 +126,52 @@ class TestHealthInFrench(OutboxCase):
         self.assertEqual(sources["provider"], "Fournisseur SMS")
         account = Account.create({"name": "Refusé", "provider": "console"})
         self.assertTrue(account._held_reason().startswith("Retenu : le compte passerelle Refusé est en échec"))
+
+
+@tagged("post_install", "-at_install")
+class TestFailover(HeldCase):
+    """Issue 13, routing: an SMS pinned to an archived account, or to one failing for longer than the failover
+    delay, leaves through the next account serving its destination at the next claim."""
+
+    def setUp(self):
+        super().setUp()
+        self.default = self.env.ref("sms_marketing_addon.provider_account_console")
+        self.assertTrue(self.default.active and self.default.is_default)
+
+    def claimed(self, sms):
+        batch = self.api.claim_batch("w1", 100, 60)
+        return {m["key"]: m["account_id"] for m in batch["messages"]}.get(sms.uuid)
+
+    def test_an_archived_accounts_sms_leave_through_the_default_route(self):
+        pinned = self.queue(self.failing, 1)
+        self.failing.active = False
+        self.assertEqual(self.claimed(pinned), self.default.id)
+        self.assertEqual(pinned.sms_account_id, self.default)
+        self.assertIn("Moved from gateway account Refused (archived)", pinned.sms_last_error)
+
+    def test_a_deleted_accounts_sms_are_routed_again(self):
+        pinned = self.queue(self.failing, 1)
+        self.failing.unlink()
+        self.assertEqual(self.claimed(pinned), self.default.id)
+
+    def test_failing_for_longer_than_the_delay_moves_to_the_next_serving_account(self):
+        held = self.refuse(self.failing)
+        self.assertIsNone(self.claimed(held), "held while the failure is recent")
+        health = self.env["sms.provider.account.health"].search([("account_id", "=", self.failing.id)])
+        health.failing_since = datetime(2026, 11, 24, 8, 40)  # 20 minutes before now: past the 15-minute delay
+        self.assertEqual(self.claimed(held), self.default.id)
+        self.assertIn("Moved from gateway account Refused (failing since", held.sms_last_error)
+        fresh = self.queue(False, 1, number="+1415557{:04d}")  # a new SMS for +1 skips the failing account too
+        self.assertEqual(self.claimed(fresh), self.default.id)
+
+    def test_the_failover_delay_is_a_system_parameter(self):
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_addon.failover_after_minutes", "0")
+        held = self.refuse(self.failing)
+        self.assertEqual(self.claimed(held), self.default.id)
+
+    def test_no_failover_to_an_account_for_other_countries(self):
+        self.default.is_default = False
+        held = self.refuse(self.failing)
+        self.env["ir.config_parameter"].sudo().set_param("sms_marketing_addon.failover_after_minutes", "0")
+        self.assertIsNone(self.claimed(held), "the working account serves +33 only: the SMS stays held")
+        self.assertEqual(held.sms_account_id, self.failing)
