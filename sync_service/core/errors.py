@@ -95,30 +95,7 @@ def classify_twilio(
 
 
 # --------------------------------------------------------------------------- Plivo
-
-# Plivo message error codes (MDR / status callbacks ``error_code``).
-_PLIVO_ERROR_CODES: Mapping[str, tuple[Outcome, str]] = {
-    "10": (Outcome.PERMANENT, "invalid message"),
-    "20": (Outcome.TRANSIENT, "carrier network error"),
-    "30": (Outcome.PERMANENT, "spam detected"),
-    "40": (Outcome.PERMANENT, "invalid source number"),
-    "50": (Outcome.PERMANENT, "invalid destination number"),
-    "60": (Outcome.PERMANENT, "loop detected"),
-    "70": (Outcome.PERMANENT, "destination permanently unavailable"),
-    "80": (Outcome.TRANSIENT, "destination temporarily unavailable"),
-    "90": (Outcome.PERMANENT, "no route available"),
-    "100": (Outcome.PERMANENT, "prohibited by carrier"),
-    "110": (Outcome.PERMANENT, "message too long"),
-    "200": (Outcome.OPTED_OUT, "destination opted out (STOP) of this source number"),
-    "900": (Outcome.PERMANENT, "insufficient credit"),
-}
-
-
-def classify_plivo_error_code(error_code: str | int) -> Classification:
-    """Classify the ``error_code`` of a failed/undelivered Plivo message (status callback, MDR)."""
-    code = str(error_code).strip()
-    outcome, reason = _PLIVO_ERROR_CODES.get(code, (Outcome.PERMANENT, f"Plivo error {code}"))
-    return Classification(outcome, code, reason)
+# (Plivo's receipt error codes with a meaning of their own are in provider_codes, stage "receipt".)
 
 
 def classify_plivo(

@@ -9,7 +9,6 @@ from sync_service.core.errors import (
     backoff_delay,
     classify_exception,
     classify_plivo,
-    classify_plivo_error_code,
     classify_twilio,
     classify_vonage,
     parse_retry_after,
@@ -128,25 +127,6 @@ def test_classify_plivo(
     status: int, body: dict[str, Any] | None, retry_after: str | None, expected: Classification
 ) -> None:
     assert classify_plivo(status, body, retry_after) == expected
-
-
-@pytest.mark.parametrize(
-    ("code", "outcome"),
-    [
-        (200, Outcome.OPTED_OUT),
-        ("200", Outcome.OPTED_OUT),
-        (20, Outcome.TRANSIENT),
-        (80, Outcome.TRANSIENT),
-        (50, Outcome.PERMANENT),
-        (30, Outcome.PERMANENT),
-        (900, Outcome.PERMANENT),
-        (4242, Outcome.PERMANENT),
-    ],
-)
-def test_classify_plivo_error_code(code: int | str, outcome: Outcome) -> None:
-    result = classify_plivo_error_code(code)
-    assert result.outcome is outcome
-    assert result.code == str(code)
 
 
 def _vonage(*statuses: str, error_text: str | None = None) -> dict[str, Any]:
