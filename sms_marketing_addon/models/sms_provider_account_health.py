@@ -129,7 +129,7 @@ class SmsProviderAccountHealthMixin(models.AbstractModel):
 
     def _compute_health(self):
         by_account = {health.account_id.id: health for health in self._health()}
-        now = fields.Datetime.now()
+        now = self.env.cr.now().replace(tzinfo=None)  # the clock the service's reports are stamped with
         failing = self._failing_accounts()
         for account in self:
             health = by_account.get(account.id)

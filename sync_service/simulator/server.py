@@ -204,6 +204,7 @@ class CallbackOptions:
     out_of_order: bool = False
     delay: float = 0.0  # seconds between two callbacks of one message
     plivo_signature: str = "v3"  # "v3", "v2", "ma-v3" or "ma-v2": the headers Plivo's webhooks carry
+    retries: int = 0  # a callback answered 5xx or not at all is posted again (1 s apart), as providers retry
 
 
 @dataclass(frozen=True)
@@ -777,6 +778,7 @@ class _CallbackJob:
     message: ReceivedMessage
     steps: tuple[tuple[dict[str, str], str], ...]  # (params, idempotency token); duplicates share a token
     delay: float
+    retries: int = 0
 
 
 class _WebhookSender:
@@ -851,7 +853,12 @@ class _WebhookSender:
                     if index and job.delay:
                         time.sleep(job.delay)
                     method = job.message.callback_method
-                    self.post(job.dialect, job.account, "status", url, params, method, token)
+                    for attempt in range(job.retries + 1):
+                        if attempt:
+                            time.sleep(1.0)
+                        delivery = self.post(job.dialect, job.account, "status", url, params, method, token)
+                        if delivery.status_code is not None and delivery.status_code < 500:
+                            break
             except Exception:
                 logger.exception("status callback to %s failed", job.message.callback_url)
             finally:
@@ -1137,6 +1144,7 @@ class ProviderSimulator:
         out_of_order: bool | None = None,
         delay: float | None = None,
         plivo_signature: str | None = None,
+        retries: int | None = None,
     ) -> CallbackOptions:
         """Change the webhook options (status callbacks of messages accepted from now on; Plivo's
         signature headers for every webhook from now on)."""
@@ -1149,6 +1157,7 @@ class ProviderSimulator:
             out_of_order=current.out_of_order if out_of_order is None else out_of_order,
             delay=current.delay if delay is None else delay,
             plivo_signature=current.plivo_signature if plivo_signature is None else plivo_signature,
+            retries=current.retries if retries is None else max(0, int(retries)),
         )
         plivo = self._by_name["plivo"]
         assert isinstance(plivo, _Plivo)
@@ -1382,4 +1391,4 @@ class ProviderSimulator:
             for status, code in statuses
             for token in [uuid.uuid4().hex] * copies
         )
-        self._webhooks.submit(_CallbackJob(dialect, account, message, steps, options.delay))
+        self._webhooks.submit(_CallbackJob(dialect, account, message, steps, options.delay, options.retries))
