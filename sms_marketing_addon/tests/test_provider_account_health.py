@@ -78,6 +78,8 @@ class TestHeldAccounts(HeldCase):
         self.api.report_account_health([{"account_id": self.failing.id, "ok": False, "account_wide": True,
                                          "error_code": "20005", "reason": "the Twilio account is suspended"}])
         self.assertEqual(self.health(self.failing), "failing")
+        self.assertEqual(self.failing.health_errors_last_hour, 2)
+        self.assertIn("suspended", self.failing.health_last_error)
         self.assertFalse(self.api.claim_batch("w1", 100, 60)["messages"])
         self.api.report_account_health([{"account_id": self.failing.id, "ok": True,
                                          "account_version": self.failing._health_version()}])
