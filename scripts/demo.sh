@@ -7,7 +7,7 @@
 #  3. shows the simulator's log (every SMS the "provider" accepts) and the demo flow messages as Odoo records
 #     them, until Ctrl-C or SIGTERM, which stop everything it started.
 # Settings (environment): DEMO_DB (smsm_demo), DEMO_ODOO_PORT (8069), DEMO_SIM_PORT (9099),
-# DEMO_SYNC_PORT (8080), DEMO_CRON_THREADS (0), DEMO_DIR (.venv/demo), ODOO_SRC (/opt/odoo18).
+# DEMO_SYNC_PORT (8080), DEMO_CRON_THREADS (1), DEMO_DIR (.venv/demo), ODOO_SRC (/opt/odoo18).
 # `bash scripts/demo.sh --prepare` only builds the cached template (what `make setup` does, once), then exits.
 set -euo pipefail
 PREPARE=0
@@ -20,7 +20,7 @@ DB=${DEMO_DB:-smsm_demo}
 ODOO_PORT=${DEMO_ODOO_PORT:-8069}
 SIM_PORT=${DEMO_SIM_PORT:-9099}
 SYNC_PORT=${DEMO_SYNC_PORT:-8080}
-CRON_THREADS=${DEMO_CRON_THREADS:-0}
+CRON_THREADS=${DEMO_CRON_THREADS:-1}  # a campaign sent from the screen is queued by Odoo's mailing cron
 RUN=${DEMO_DIR:-$VENV/demo}
 ADDON=sms_marketing_addon
 export PGOPTIONS='-c client_min_messages=warning'
@@ -136,12 +136,14 @@ odoo_checked() {  # odoo_checked LOG ARGS...: run Odoo to completion, fail on an
 # The addon's Odoo dependencies with Odoo's demo data, installed once (cached like `make test`'s template, which
 # has no demo data: Odoo loads a module's demo data only when its dependencies have theirs).
 deps=$("$VENV/bin/python" -c "import ast;m=ast.literal_eval(open('$ADDON/__manifest__.py').read());print(','.join(sorted(m['depends'])))")
-TEMPLATE=smsm_demo_tmpl_$(printf '%s' "$deps" | sha1sum | cut -c1-10)
+# With Odoo's own French translations loaded (the French demo contact and user see Odoo in French).
+LANGS=fr_FR
+TEMPLATE=smsm_demo_tmpl_$(printf '%s' "$deps $LANGS" | sha1sum | cut -c1-10)
 if ! db_exists "$TEMPLATE"; then
     say "building the template database $TEMPLATE: $deps with demo data (slow, once; log $RUN/template.log)"
     dropdb --if-exists --force "${TEMPLATE}_partial"
     rm -rf "$DATA_DIR/filestore/${TEMPLATE}_partial"
-    odoo_checked "$RUN/template.log" -d "${TEMPLATE}_partial" -i "$deps"
+    odoo_checked "$RUN/template.log" -d "${TEMPLATE}_partial" -i "$deps" --load-language="$LANGS"
     psql -d postgres -qc "ALTER DATABASE \"${TEMPLATE}_partial\" RENAME TO \"$TEMPLATE\""
     rm -rf "$DATA_DIR/filestore/$TEMPLATE"
     [[ ! -d $DATA_DIR/filestore/${TEMPLATE}_partial ]] \
@@ -160,7 +162,7 @@ say "starting the provider simulator, Odoo and the sync service"
 start simulator "$RUN/simulator.log" "$VENV/bin/python" -u -m sync_service.simulator --port "$SIM_PORT"
 start odoo "$RUN/odoo.log" "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$CONF"
 wait_http "http://127.0.0.1:$ODOO_PORT/web/health" 120 odoo
-"$VENV/bin/python" scripts/demo_setup.py "http://127.0.0.1:$ODOO_PORT" "$DB" "http://127.0.0.1:$SIM_PORT" \
+DEMO_WEBHOOK_BASE_URL=http://127.0.0.1:$SYNC_PORT "$VENV/bin/python" scripts/demo_setup.py "http://127.0.0.1:$ODOO_PORT" "$DB" "http://127.0.0.1:$SIM_PORT" \
     | sed 's/^/    /'
 # The service runs in $RUN: no .env from the working directory; a fresh store each run (the database is new).
 (

@@ -1,73 +1,87 @@
 #!/usr/bin/env bash
-# One-command set-up: `make setup` (or `bash scripts/setup.sh`).
-# Makes .venv (Python 3.11) with Odoo 18's requirements, the sync service and its test tools,
-# makes `import odoo` work in it, and makes sure PostgreSQL answers with a role for this user.
+# One-command set-up: `make setup` (or `bash scripts/setup.sh`); `V=1 make setup` shows everything.
+# Gets the Odoo 18.0 source when $ODOO_SRC holds none, makes .venv (Python 3.11) with Odoo 18's requirements,
+# the sync service and its test tools, makes `import odoo` work in it, makes sure PostgreSQL answers with a
+# role for this user, and builds the demo's template database once.
+# Quiet by default: one line per step with its duration; what the steps print goes to .setup.log, shown
+# (its end) only when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-ODOO_SRC=${ODOO_SRC:-/opt/odoo18}
+export ODOO_SRC=${ODOO_SRC:-/opt/odoo18}
 PYTHON=${PYTHON:-python3.11}
+LOG=$ROOT/.setup.log
+VERBOSE=${V:-0}
+: >"$LOG"
+exec 3>&2  # warnings that must reach the person even in quiet mode
 
-if ! grep -qs '^version_info = (18, 0' "$ODOO_SRC/odoo/release.py"; then
-    echo "error: no Odoo 18 source at ODOO_SRC=$ODOO_SRC (odoo/release.py missing or not 18.0)." >&2
-    echo "Get one with: git clone --depth 1 -b 18.0 https://github.com/odoo/odoo $ODOO_SRC  (or run the product with: docker compose up)" >&2
-    exit 2
-fi
-
-say() { printf '==> %s\n' "$*"; }
-
-# 1. System packages the tests use: docker-compose (validates docker-compose.yml without an engine),
-#    chromium (Odoo browser tours). Installed only when missing and when we may.
-missing=()
-command -v docker-compose >/dev/null || missing+=(docker-compose)
-command -v chromium >/dev/null || missing+=(chromium)
-if ((${#missing[@]})); then
-    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-        say "installing ${missing[*]} (Debian packages)"
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+step() {  # step "what" command...: run it, quietly unless V=1, and say how long it took
+    local what=$1; shift
+    local started=$SECONDS
+    if [[ $VERBOSE == 1 ]]; then
+        printf '==> %s\n' "$what"
+        "$@" 2>&1 | tee -a "$LOG"
+        local rc=${PIPESTATUS[0]}
     else
-        echo "warning: please install ${missing[*]} (needed by some tests)" >&2
+        local rc=0
+        "$@" >>"$LOG" 2>&1 || rc=$?
     fi
-fi
+    if [[ $rc != 0 ]]; then
+        printf 'FAILED: %s (exit %s). The end of its log (all of it in %s):\n' "$what" "$rc" "$LOG" >&2
+        tail -n 25 "$LOG" >&2
+        exit "$rc"
+    fi
+    printf '==> %-58s %4ss\n' "$what" "$((SECONDS - started))"
+}
 
-# 2. The virtual environment.
-if [[ ! -x .venv/bin/python ]]; then
-    say "creating .venv with $PYTHON"
-    "$PYTHON" -m venv .venv
-fi
+system_packages() {  # docker-compose (validates docker-compose.yml without an engine), chromium (Odoo's tours)
+    local missing=()
+    command -v docker-compose >/dev/null || missing+=(docker-compose)
+    command -v chromium >/dev/null || missing+=(chromium)
+    ((${#missing[@]})) || { echo "all present"; return 0; }
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+        echo "warning: please install ${missing[*]} (needed by some tests)" >&3
+    fi
+}
+
+make_venv() {
+    [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+    .venv/bin/python -m pip --disable-pip-version-check -q install -U "pip>=24" wheel
+}
+
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
-"${PIP[@]}" install -U "pip>=24" wheel
 
-# Odoo's pinned sdists (e.g. cbor2, psycopg2 on 3.11) need an older setuptools (with pkg_resources)
-# in their build environment: pip >= 25.3 takes that from --build-constraint, older pip from PIP_CONSTRAINT.
-constraints=$ROOT/.venv/build-constraints.txt
-echo 'setuptools<70' >"$constraints"
-export PIP_BUILD_CONSTRAINT=$constraints PIP_CONSTRAINT=$constraints
-
-# 3. Odoo's own requirements, minus python-ldap (needs LDAP headers; only auth_ldap uses it).
-grep -v -i '^python-ldap' "$ODOO_SRC/requirements.txt" >.venv/odoo-requirements.txt
-stamp=.venv/odoo-requirements.installed
-if ! cmp -s .venv/odoo-requirements.txt "$stamp"; then
-    say "installing Odoo 18's Python requirements from $ODOO_SRC/requirements.txt"
+odoo_requirements() {
+    # Odoo's pinned sdists (e.g. cbor2, psycopg2 on 3.11) need an older setuptools (with pkg_resources) in their
+    # build environment: pip >= 25.3 takes that from --build-constraint, older pip from PIP_CONSTRAINT.
+    local constraints=$ROOT/.venv/build-constraints.txt
+    echo 'setuptools<70' >"$constraints"
+    export PIP_BUILD_CONSTRAINT=$constraints PIP_CONSTRAINT=$constraints
+    # Minus python-ldap (needs LDAP headers; only auth_ldap uses it).
+    grep -v -i '^python-ldap' "$ODOO_SRC/requirements.txt" >.venv/odoo-requirements.txt
+    local stamp=.venv/odoo-requirements.installed
+    if cmp -s .venv/odoo-requirements.txt "$stamp"; then echo "already installed"; return 0; fi
     "${PIP[@]}" install -r .venv/odoo-requirements.txt
     cp .venv/odoo-requirements.txt "$stamp"
-fi
+}
 
-# 4. `import odoo` from the venv: a .pth file naming the Odoo source.
-site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-echo "$ODOO_SRC" >"$site/odoo-src.pth"
+service_and_tools() {
+    # `import odoo` from the venv: a .pth file naming the Odoo source.
+    local site
+    site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "$ODOO_SRC" >"$site/odoo-src.pth"
+    "${PIP[@]}" install -e ".[test]"
+    .venv/bin/python -c 'import odoo, phonenumbers, odoorpc; print("odoo", odoo.release.version, "| phonenumbers", phonenumbers.__version__)'
+}
 
-# 5. The sync service (editable) with its test extras; phonenumbers for Odoo's phone validation.
-say "installing the sync service and test tools"
-"${PIP[@]}" install -e ".[test]"
-.venv/bin/python -c 'import odoo, phonenumbers, odoorpc; print("odoo", odoo.release.version, "| phonenumbers", phonenumbers.__version__)'
-
-# 6. PostgreSQL answering on its Unix socket, with a role for this user.
-bash scripts/pg_ready.sh
-
-# 7. The demo's template database (Odoo's dependencies with their demo data), built once and cached in
-#    PostgreSQL (a few minutes the first time), so that `make demo` shows its first SMS about a minute in.
-say "demo template database (once; 'make demo' copies it)"
-bash scripts/demo.sh --prepare
-say "set-up done: run 'make test', or 'make demo' to see it work"
+step "Odoo 18.0 source ($ODOO_SRC)" bash scripts/odoo_source.sh
+step "system packages (docker-compose, chromium)" system_packages
+step "Python virtual environment (.venv)" make_venv
+step "Odoo's Python requirements" odoo_requirements
+step "the sync service and the test tools" service_and_tools
+step "PostgreSQL running, with a role for $(id -un)" bash scripts/pg_ready.sh
+step "the demo's template database (once; 'make demo' copies it)" bash scripts/demo.sh --prepare
+echo "set-up done: 'make test' runs the tests, 'make demo' shows it working (log of this set-up: .setup.log)"

@@ -69,11 +69,8 @@ def _send_test(settings: Settings, client: OdooClient, number: str, body: str) -
     from .send_journal import SendJournal
     from .store import Store
 
-    sms_id = client.call("sms.sms", "create", {
-        "number": number, "body": body, "sms_kind": "transactional", "state": "outgoing",
-    })
-    [row] = client.call("sms.sms", "read", [sms_id], ["uuid"])
-    key = row["uuid"]
+    queued = client.call("sms.marketing.api", "queue_test_sms", number, body)
+    sms_id, key = queued["id"], queued["key"]
     print(f"queued SMS {sms_id} (key {key}) to {number}")
     store = Store.from_url(settings.store_url)
     outbox = OdooOutbox(client)
@@ -103,8 +100,7 @@ def _send_test(settings: Settings, client: OdooClient, number: str, body: str) -
         journal.close()
         accounts.close()
         store.close()
-    [state] = client.call("sms.sms", "search_read", [("id", "=", sms_id)],
-                          ["state", "failure_type", "sms_defer_reason"]) or [{}]
+    state = client.call("sms.marketing.api", "test_sms_state", sms_id)
     if not state:
         print("not dispatched: the SMS is gone from Odoo's queue")
     elif state.get("sms_defer_reason"):

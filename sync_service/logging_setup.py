@@ -3,7 +3,8 @@
 One JSON object per line: ``ts`` (UTC, ISO 8601), ``level``, ``logger``, ``msg``, every ``extra``
 field, and ``exc`` (the traceback) when there is one. :class:`RedactingFilter` masks, before any
 formatting: the secret values registered with it (auth tokens, passwords), the values of extras
-whose key names a secret (password, token, secret, api_key, auth ...), credentials inside URLs
+whose key names a secret (password, token, secret, api_key, auth ...) and the quoted values of such keys
+inside the text (the RPC library's DEBUG lines carry whole requests and answers), credentials inside URLs
 (``https://user:pass@host``) and ``Bearer``/``Basic`` authorization values.
 """
 
@@ -23,6 +24,13 @@ MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words everywhere
 SECRET_KEY = re.compile(r"password|passwd|token|secret|api_?key|auth|credential", re.IGNORECASE)
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/\s:@]*):[^/\s@]+@", re.IGNORECASE)
 _AUTH_VALUE = re.compile(r"\b(?P<kind>Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+# A secret-named key and its quoted value inside text (a dict's repr or JSON, as the RPC library logs its
+# requests and answers at DEBUG before any secret is known): 'secret': 'x', "password": "x", "auth_token":"x".
+_KEYED_VALUE = re.compile(
+    r"""(?P<key>(?P<q>["'])[\w.-]*(?:password|passwd|token|secret|api_?key|auth|credential)[\w.-]*(?P=q)\s*:\s*)"""
+    r"""(?P<vq>["'])(?:\\.|(?!(?P=vq)).)*(?P=vq)""",
+    re.IGNORECASE,
+)
 
 # Attributes every LogRecord has: anything else on a record came from ``extra=``.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -50,6 +58,7 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
+        text = _KEYED_VALUE.sub(lambda m: f"{m['key']}{m['vq']}{REDACTED}{m['vq']}", text)
         text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
         return _AUTH_VALUE.sub(lambda m: f"{m['kind']} {REDACTED}", text)
 

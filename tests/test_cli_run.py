@@ -164,6 +164,58 @@ def test_run_with_every_role_sends_and_applies_the_delivery_receipts(
     assert all(f'"{role} started"' in log.read_text() for role in ("dispatcher", "cart watcher"))
 
 
+def service_user(client: OdooClient) -> tuple[str, str]:
+    """A new Odoo user with only the sync service's group, as the README documents it: (login, password)."""
+    password = f"svc-Pa55-{time.time_ns()}"
+    group = client.call("ir.model.data", "check_object_reference", "sms_marketing_addon",
+                        "group_sms_marketing_service")[1]
+    login = f"sms-sync-{time.time_ns()}"
+    client.call("res.users", "create", {"name": "sms-sync (test)", "login": login, "password": password,
+                                        "groups_id": [(6, 0, [group])]})
+    return login, password
+
+
+def test_a_debug_run_logs_no_secret(
+    client: OdooClient, simulator: ProviderSimulator, sync_env: dict[str, str], tmp_path: Path
+) -> None:
+    """At DEBUG, from the first RPC call on: a send, its receipts and an inbound message leave no provider
+    token, no Odoo password and no Basic credential in the service's log."""
+    import base64
+
+    from outbox_helpers import TWILIO_SID, TWILIO_TOKEN
+
+    from sync_service.core.signatures import twilio_signature
+
+    login, password = service_user(client)
+    account = make_account(client, simulator, signs_webhooks=True)
+    keys = queue_sms(client, account, [fresh_number() for _ in range(2)])
+    port, metrics_port = free_port(), free_port()
+    env = service_env(sync_env, tmp_path, public_base_url=f"http://127.0.0.1:{port}", listen_port=port,
+                      metrics_port=metrics_port, poll_interval=0.2, log_level="DEBUG", odoo_login=login,
+                      odoo_password=password)
+    log = tmp_path / "service.log"
+    process = start(env, log, roles=())
+    try:
+        wait_for(lambda: set(provider_states(client, keys).values()) == {"delivered"}, 60,
+                 "2 SMS sent, their receipts received and applied")
+        url = f"http://127.0.0.1:{port}/webhooks/twilio/inbound"
+        params = {"MessageSid": f"SMdebug{time.time_ns()}", "From": fresh_number(), "To": "+14155550100",
+                  "Body": "Hello, is the shop open?", "AccountSid": TWILIO_SID}
+        answer = requests.post(url, data=params, timeout=10,
+                               headers={"X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, url, params)})
+        assert answer.status_code == 200
+        wait_for(lambda: "inbound" in log.read_text() and "applied" in log.read_text(), 30,
+                 "the reply applied")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    text = log.read_text()
+    assert '"level": "DEBUG"' in text and "odoorpc" in text, "logged at DEBUG, the RPC library included"
+    basic = base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+    for secret in (TWILIO_TOKEN, password, basic):
+        assert secret not in text, f"{secret[:6]}… found in the log"
+
+
 def test_a_role_whose_module_is_missing_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(runner.ROLE_MODULES, "carts", "no_such_module")
     assert runner.runnable_roles(None) == ["dispatcher", "webhooks"]
@@ -187,7 +239,8 @@ def test_send_test_queues_dispatches_and_prints_the_outcome(
     client: OdooClient, simulator: ProviderSimulator, sync_env: dict[str, str], tmp_path: Path
 ) -> None:
     make_account(client, simulator, prefixes="3367")  # the longest prefix: fresh numbers route here
-    env = service_env(sync_env, tmp_path)
+    login, password = service_user(client)  # as the documented service user, not an administrator
+    env = service_env(sync_env, tmp_path, odoo_login=login, odoo_password=password)
     number = fresh_number()
     result = subprocess.run([*SMS_SYNC, "send-test", number, "--body", "Hello from the test"], env=env,
                             capture_output=True, text=True, timeout=120)
@@ -211,8 +264,9 @@ def test_replay_inbox_on_an_empty_inbox(sync_env: dict[str, str], tmp_path: Path
 
 
 def test_graceful_stop_is_quick_when_idle(sync_env: dict[str, str], tmp_path: Path) -> None:
-    process = start(service_env(sync_env, tmp_path, poll_interval=0.2), tmp_path / "idle.log")
-    time.sleep(2)
+    log = tmp_path / "idle.log"
+    process = start(service_env(sync_env, tmp_path, poll_interval=0.2), log)
+    wait_for(lambda: '"sms-sync started"' in log.read_text(), 60, "the service started (its signals handled)")
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     assert process.wait(20) == 0

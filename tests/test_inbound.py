@@ -249,8 +249,10 @@ def test_yes_confirms_a_pending_double_opt_in(
     drain(applier, store)
     assert consent_state(client, partner_id) == "opted_in"
     assert log_events(client, partner_id) == ["opt_in_request:agent", "confirmation:keyword"]
-    replies = [("number", "=", number), ("sms_kind", "=", "consent")]
-    assert client.call("sms.sms", "search_count", replies) == 1
+    sent = client.call("sms.sms", "search_read", [("number", "=", number), ("sms_kind", "=", "consent")],
+                       fields=["body"], order="id")
+    assert len(sent) == 2, "the confirmation request, then the 'you are subscribed' reply"
+    assert "reply YES" in sent[0]["body"] and "you are subscribed" in sent[1]["body"]
 
 
 def test_free_text_reply_lands_on_the_chatter(

@@ -99,6 +99,32 @@ def test_credentials_in_urls_and_auth_headers_are_masked(stream: io.StringIO) ->
     assert "Bearer ***" in entry["msg"]
 
 
+@pytest.mark.parametrize(
+    ("text", "hidden", "kept"),
+    [
+        # odoorpc at DEBUG: the answer of get_provider_accounts, as a dict's repr, before any secret is known
+        ("(JSON) <- {'result': [{'id': 1, 'secret': 'tw-T0ken', 'webhook_secret': 'wh-S3cret', "
+         "'name': 'A'}]}",
+         ["tw-T0ken", "wh-S3cret"], ["'name': 'A'", "'secret': '***'"]),
+        # its login call, as JSON
+         ('{"params": {"db": "prod", "login": "sms-sync", "password": "Pa55-word"}}', ["Pa55-word"],
+          ['"login": "sms-sync"', '"password": "***"']),
+        ("{'auth_token': 'it\\'s-a-secret', 'api_key':\"k3y-v4lue\", 'Token': ''}",
+         ["it\\'s-a-secret", "k3y-v4lue"], ["'Token': '***'"]),
+        ("{'sender': '+33612345678', 'author': 'me'}", [], ["'sender': '+33612345678'"]),
+    ],
+)
+def test_secret_keyed_values_inside_messages_are_masked(
+    stream: io.StringIO, text: str, hidden: list[str], kept: list[str]
+) -> None:
+    logging.getLogger("odoorpc.rpc.jsonrpclib").debug(text)
+    [entry] = lines(stream)
+    for secret in hidden:
+        assert secret not in entry["msg"]
+    for part in kept:
+        assert part in entry["msg"]
+
+
 def test_odd_records_do_not_break_logging(stream: io.StringIO) -> None:
     class Opaque:
         def __str__(self) -> str:

@@ -236,3 +236,20 @@ def test_provider_secrets_are_unreadable_by_non_admin_users(
         manager.call("sms.marketing.api", "get_provider_accounts")
     secrets = [a["secret"] for a in admin.call("sms.marketing.api", "get_provider_accounts")]
     assert "very-secret-token" in secrets
+    # Nor can the manager send the token elsewhere: where an account sends is for system administrators.
+    for values in ({"base_url": "https://attacker.example"}, {"account_sid": "AC999"}, {"provider": "vonage"},
+                   {"auth_token": "mine"}, {"country_prefixes": "1"}):
+        with pytest.raises(OdooCallError, match="Only system administrators"):
+            manager.call("sms.provider.account", "write", [account_id], values)
+    with pytest.raises(OdooCallError):
+        manager.call("sms.provider.account", "create", {"name": "Mine", "base_url": "https://attacker.example"})
+    [row] = admin.call("sms.provider.account", "read", [account_id], ["base_url", "account_sid"])
+    assert (row["base_url"], row["account_sid"]) == (False, "AC123")
+    routed = {a["id"]: a["base_url"] for a in admin.call("sms.marketing.api", "get_provider_accounts")}
+    assert routed[account_id] == "https://api.twilio.com"
+    # ...and the service's methods are not theirs: no forged keyword, no fabricated proof of consent.
+    with pytest.raises(OdooCallError, match="reserved to the sync service"):
+        manager.call("sms.marketing.api", "apply_inbound_keyword", "+33612345678", "opt_in", "SM-forged",
+                     "START")
+    with pytest.raises(OdooCallError):
+        admin.call("sms.provider.account", "write", [account_id], {"base_url": "http://attacker.example"})

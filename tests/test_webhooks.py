@@ -557,3 +557,73 @@ def test_webhooks_signed_by_any_account_of_the_provider_are_stored(
     assert sorted(event.dedup_key for event in _events(store)) == [
         "0B9:delivered", "SMfirst:delivered", "SMsecond:delivered"
     ]
+
+
+# --------------------------------------------------------------------------- a huge chunked body
+
+_WEBHOOK_PROCESS = """
+import sys, uvicorn
+from sync_service.store import Store
+from sync_service.webhooks import SigningConfig, create_app
+store = Store.from_url(sys.argv[1])
+app = create_app(store, SigningConfig(twilio_auth_token="t0ken-for-size-test"), "https://sms.example.com")
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def _rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} missing from /proc/{pid}/status")
+
+
+def test_a_100_mb_chunked_body_is_refused_without_being_read(tmp_path: Path) -> None:
+    """A script streams 100 MB, chunked (no Content-Length), unsigned: the service answers 413 and its memory
+    stays within a few MB of where it was (it stops reading at the limit)."""
+    import http.client
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-c", _WEBHOOK_PROCESS, f"sqlite:///{tmp_path / 'inbox.db'}", str(port)]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the webhook server did not start"
+                time.sleep(0.2)
+        Path(f"/proc/{process.pid}/clear_refs").write_text("5")  # peak RSS := current RSS
+        before = _rss_kib(process.pid, "VmRSS")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.putrequest("POST", "/webhooks/twilio/inbound")
+        connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        chunk = b"Body=" + b"x" * (1024 * 1024 - 5)
+        sent = 0
+        try:
+            for _ in range(100):
+                connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            connection.send(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server stopped reading and closed: what we want
+        response = connection.getresponse()
+        assert response.status == 413
+        assert b"body larger than" in response.read()
+        peak = _rss_kib(process.pid, "VmHWM")
+        grown_mb = (peak - before) // 1024
+        assert peak - before < 8 * 1024, f"memory grew by {grown_mb} MB after {sent >> 20} MB sent"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -31,3 +31,5 @@ from . import sms_sms_flow
 from . import sms_provider_message_flow
 from . import sms_marketing_api_flows
 from . import res_lang
+from . import sms_sms_outbox
+from . import res_config_settings

@@ -11,7 +11,10 @@ DEFAULT_TEXTS = {
         "varies. Message and data rates may apply. Reply STOP to unsubscribe, HELP for help. Consent is not "
         "a condition of purchase."
     ),
-    "checkout": _lt("Send me offers and news by SMS. Reply STOP to unsubscribe at any time."),
+    "checkout": _lt(
+        "Send me offers and news by SMS from {brand}. Message frequency varies. Message and data rates may apply. "
+        "Reply STOP to unsubscribe, HELP for help. Consent is not a condition of purchase."
+    ),
     "confirmation": _lt(
         "{brand}: reply YES to confirm you want our SMS offers. STOP to opt out. Or confirm here: {link}"
     ),
@@ -55,9 +58,50 @@ class ResCompany(models.Model):
         help="The public subscribe page refuses more requests than this from one IP address in an hour.",
     )
 
+    sms_help_contact = fields.Char(
+        string="SMS HELP contact",
+        help="How customers reach you, given in HELP replies (a phone number, an e-mail or a web address). "
+        "Empty: the company's phone, else its e-mail, else its website, else the shop's web address.",
+    )
+    sms_subscribe_number_weekly_limit = fields.Integer(
+        string="Confirmation SMS per number and week", default=2,
+        help="The public subscribe page sends at most this many confirmation SMS to one number in 7 days, and "
+        "never a second one while a request is still waiting for its answer.",
+    )
+    sms_subscribe_hourly_budget = fields.Integer(
+        string="Confirmation SMS per hour (all numbers)", default=50,
+        help="Above this many confirmation SMS in an hour, the subscribe page pauses and SMS Marketing managers "
+        "are notified (protection against SMS pumping).",
+    )
+    sms_subscribe_country_ids = fields.Many2many(
+        "res.country", "res_company_sms_subscribe_country_rel", "company_id", "country_id",
+        string="Subscribe page countries",
+        help="Numbers the public subscribe page accepts. Empty: the company's country and the countries of the "
+        "websites' pricelists.",
+    )
+
+    def _sms_subscribe_countries(self):
+        """Countries whose numbers the public subscribe page accepts."""
+        self.ensure_one()
+        if self.sms_subscribe_country_ids:
+            return self.sms_subscribe_country_ids
+        countries = self.country_id
+        websites = self.env["website"].sudo().search([("company_id", "=", self.id)])
+        for website in websites:
+            countries |= website.company_id.country_id
+            pricelists = website.sudo()._fields.get("pricelist_ids") and website.pricelist_ids
+            if pricelists and "country_group_ids" in pricelists._fields:
+                countries |= pricelists.country_group_ids.country_ids
+        return countries
+
     def _sms_brand(self):
         self.ensure_one()
         return self.sms_brand_name or self.name
+
+    def _sms_help_contact(self):
+        """How to reach the business, for HELP replies: phone, e-mail, website, else the shop's own address."""
+        self.ensure_one()
+        return self.sms_help_contact or self.phone or self.email or self.website or self.get_base_url()
 
     def _sms_text(self, key, lang=None, **values):
         """The company's wording for `key` in `lang` (its own text, else the built-in one), filled in."""
@@ -72,7 +116,7 @@ class ResCompany(models.Model):
         if not text:
             text = company.env._(DEFAULT_TEXTS[key])
         values.setdefault("brand", self._sms_brand())
-        values.setdefault("contact", self.phone or self.email or self.website or "")
+        values.setdefault("contact", self._sms_help_contact())
         values.setdefault("link", "")
         for name, value in values.items():
             text = text.replace("{%s}" % name, str(value))

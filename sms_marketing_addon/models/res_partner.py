@@ -5,7 +5,7 @@ import phonenumbers
 
 from odoo import _, api, fields, models
 from odoo.addons.phone_validation.tools.phone_validation import phone_parse
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 from odoo.tools.misc import hmac as odoo_hmac
 
@@ -19,6 +19,11 @@ CONSENT_STATES = [
     ("opted_in", "Opted in"),
     ("opted_out", "Opted out"),
 ]
+# Consent fields that only the consent transitions write (as the system): never by a create or write of a person.
+SYSTEM_CONSENT_FIELDS = frozenset({
+    "sms_consent_date", "sms_consent_source", "sms_consent_pending_date", "sms_optout_date", "sms_optout_source",
+    "sms_number_rejected",
+})
 SMS_CAPABLE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
@@ -44,7 +49,7 @@ class ResPartner(models.Model):
 
     sms_consent_state = fields.Selection(
         CONSENT_STATES, string="SMS marketing consent", default="none", required=True, copy=False,
-        index=True, tracking=True, groups="base.group_user",
+        index=True, groups="base.group_user",
     )
     sms_consent_date = fields.Datetime(string="SMS consent date", copy=False, readonly=True, groups="base.group_user")
     sms_consent_source = fields.Selection(
@@ -137,8 +142,12 @@ class ResPartner(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         vals_list = [dict(vals) for vals in vals_list]  # callers (e.g. import) may retry with the same dicts
+        for vals in vals_list:
+            self._sms_check_consent_fields(vals)
         notes = [vals.pop("sms_consent_note", None) for vals in vals_list]
         states = [vals.pop("sms_consent_state", None) for vals in vals_list]
+        if any(state and state != "none" for state in states):
+            self._sms_check_consent_right()
         partners = super().create(vals_list)
         for partner, state, note in zip(partners, states, notes):
             if state and state != "none":
@@ -147,8 +156,13 @@ class ResPartner(models.Model):
 
     def write(self, vals):
         vals = dict(vals)
+        internal = self.env.su and self.env.context.get("sms_consent_internal")
+        if not internal:
+            self._sms_check_consent_fields(vals)
         note = vals.pop("sms_consent_note", None)
-        state = vals.pop("sms_consent_state", None) if not self.env.context.get("sms_consent_internal") else None
+        state = None if internal else vals.pop("sms_consent_state", None)
+        if state is not None and any(partner.sms_consent_state != state for partner in self):
+            self._sms_check_consent_right()
         before = {p.id: p.sms_number for p in self} if {"mobile", "phone", "country_id"} & set(vals) else None
         res = super().write(vals)
         if before is not None:
@@ -159,11 +173,29 @@ class ResPartner(models.Model):
                     partner._sms_set_consent_by_hand(state, note)
         return res
 
+    def _sms_check_consent_fields(self, vals):
+        """The dates and sources of consent are proof: only the consent transitions write them."""
+        protected = SYSTEM_CONSENT_FIELDS & set(vals)
+        if protected and not self.env.su:
+            raise AccessError(_(
+                "SMS consent dates and sources are recorded by the consent itself and cannot be written "
+                "(%(fields)s). Use the “Change SMS consent” action with a reason.",
+                fields=", ".join(sorted(self._fields[name].string for name in protected)),
+            ))
+
+    def _sms_check_consent_right(self):
+        """Only SMS Marketing users (and the system) change a contact's consent, always with a reason."""
+        if not (self.env.su or self.env.user.has_group("sms_marketing_addon.group_sms_marketing_user")):
+            raise AccessError(_(
+                "Only SMS Marketing users can change a contact's SMS consent. Ask one of them to record it, "
+                "with the reason or proof."
+            ))
+
     def _sms_set_consent_by_hand(self, state, note):
         """A consent state written directly (form, import, RPC): needs a proof note, and is logged."""
         self.ensure_one()
         source = "import" if self.env.context.get("import_file") else "agent"
-        if not (note or "").strip():
+        if state != "opted_out" and not (note or "").strip():
             raise UserError(_(
                 "Setting the SMS consent of %(name)s needs a reason or proof note (column 'Consent reason / "
                 "proof note' when importing).", name=self.display_name,
@@ -238,16 +270,21 @@ class ResPartner(models.Model):
         return partners
 
     def _sms_request_consent(self, source, consent_text=None, consent_text_version=None, **proof):
-        """Start a double opt-in: pending, logged with the text shown, and a confirmation SMS queued."""
+        """Start a double opt-in: pending, logged with the text shown, and a confirmation SMS queued.
+
+        A contact who opted out stays opted out until the owner of the number confirms: the request is recorded
+        (its date makes the confirmation link) but the state does not move."""
         self._sms_check_number()
         for partner in self:
             company = partner.company_id or self.env.company
-            if not company.sms_double_optin:
+            if not company.sms_double_optin and partner.sms_consent_state != "opted_out":
                 partner._sms_opt_in(source, consent_text=consent_text or company._sms_text("consent", partner.lang),
                                     consent_text_version=consent_text_version or partner._sms_consent_version(), **proof)
                 continue
-            partner._sms_write_internal({"sms_consent_state": "pending",
-                                         "sms_consent_pending_date": fields.Datetime.now()})
+            values = {"sms_consent_pending_date": fields.Datetime.now()}
+            if partner.sms_consent_state != "opted_out":
+                values["sms_consent_state"] = "pending"
+            partner._sms_write_internal(values)
             self.env["sms.consent.log"]._log(
                 partner, "opt_in_request", source,
                 consent_text=consent_text or company._sms_text("consent", partner.lang),
@@ -256,6 +293,7 @@ class ResPartner(models.Model):
             body = company._sms_text("confirmation", partner.lang, link=partner._sms_confirmation_url())
             self.env["sms.sms"].sudo().create({
                 "partner_id": partner.id, "number": partner.sms_number, "body": body, "state": "outgoing",
+                "sms_kind": "consent",
             })
         return self
 
@@ -267,7 +305,7 @@ class ResPartner(models.Model):
 
     def _sms_pending_expired(self, now=None):
         self.ensure_one()
-        if self.sms_consent_state != "pending" or not self.sms_consent_pending_date:
+        if self.sms_consent_state not in ("pending", "opted_out") or not self.sms_consent_pending_date:
             return True
         company = self.company_id or self.env.company
         delay = timedelta(hours=company.sms_double_optin_expiry_hours or 48)
@@ -275,9 +313,11 @@ class ResPartner(models.Model):
 
     def _sms_confirm(self, source, **proof):
         """Confirm pending, unexpired requests; returns the confirmed contacts."""
-        confirmable = self.filtered(lambda p: p.sms_consent_state == "pending" and not p._sms_pending_expired())
+        confirmable = self.filtered(lambda p: p.sms_consent_state in ("pending", "opted_out")
+                                    and not p._sms_pending_expired())
         for partner in confirmable:
-            partner._sms_opt_in(source, event="confirmation", **proof)
+            event = "re_subscribe" if partner.sms_consent_state == "opted_out" else "confirmation"
+            partner._sms_opt_in(source, event=event, **proof)
         return confirmable
 
     def _sms_confirmation_token(self):
@@ -294,6 +334,8 @@ class ResPartner(models.Model):
     def _cron_sms_expire_pending(self):
         pending = self.sudo().search([("sms_consent_state", "=", "pending")])
         expired = pending.filtered(lambda p: p._sms_pending_expired())
+        stale = self.sudo().search([("sms_consent_state", "=", "opted_out"), ("sms_consent_pending_date", "!=", False)])
+        stale.filtered(lambda p: p._sms_pending_expired())._sms_write_internal({"sms_consent_pending_date": False})
         if expired:
             expired._sms_write_internal({"sms_consent_state": "none", "sms_consent_pending_date": False})
             self.env["sms.consent.log"]._log(expired, "expired", "system")

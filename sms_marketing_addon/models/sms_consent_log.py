@@ -1,3 +1,5 @@
+from markupsafe import Markup, escape
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
@@ -57,6 +59,13 @@ class SmsConsentLog(models.Model):
     )
     anonymized = fields.Boolean(readonly=True)
 
+    @api.depends("event", "partner_id", "number", "date")
+    def _compute_display_name(self):
+        events = dict(self._fields["event"]._description_selection(self.env))
+        for row in self:
+            who = row.partner_id.display_name or row.number or _("anonymised")
+            row.display_name = f"{events.get(row.event, row.event)} · {who}"
+
     def write(self, vals):
         raise AccessError(_("The SMS consent log is append-only: its rows cannot be modified."))
 
@@ -72,7 +81,25 @@ class SmsConsentLog(models.Model):
                  company_id=partner.company_id.id or self.env.company.id)
             for partner in partners
         ] or [dict(base, partner_id=False, number=number, company_id=self.env.company.id)]
-        return self.sudo().create(rows)
+        created = self.sudo().create(rows)
+        created._post_on_contacts()
+        return created
+
+    def _post_on_contacts(self):
+        """Each consent event in its contact's chatter: what, from where, why, by whom (one note per row)."""
+        events = dict(self._fields["event"]._description_selection(self.env))
+        sources = dict(self._fields["source"]._description_selection(self.env))
+        bodies = {}
+        for row in self.filtered("partner_id"):
+            parts = [_("SMS consent: %(event)s (%(origin)s)", event=events[row.event], origin=sources[row.source])]
+            if row.note:
+                parts.append(_("Reason: %s", row.note))
+            if row.number:
+                parts.append(_("Number: %s", row.number))
+            bodies[row.partner_id.id] = Markup("<br/>").join(escape(part) for part in parts)
+        if bodies:
+            partners = self.env["res.partner"].sudo().browse(list(bodies)).with_context(mail_notify_noemail=True)
+            partners._message_log_batch(bodies=bodies, author_id=self.env.user.partner_id.id)
 
     def _gdpr_anonymize(self):
         """Erase personal data from these rows (GDPR art. 17), keeping what happened and when."""

@@ -22,14 +22,18 @@ REPLY_KEY = {"opt_out": "stop_reply", "opt_in": "start_reply", "confirm": "confi
 class SmsMarketingApi(models.AbstractModel):
     """RPC API of the sync service (plain model methods, callable over XML-RPC / JSON-RPC).
 
-    Callers need the group SMS Marketing / User; the methods then act with the rights they need."""
+    Every method is reserved to the sync service's group (SMS Marketing: Sync service) and system
+    administrators: they write consent proof, lift opt-outs, queue replies and hand out credentials. People
+    change consent through the agent paths (the consent wizard, the contact form with a reason, an import with
+    proof), each logged with the acting user."""
 
     _name = "sms.marketing.api"
     _description = "SMS Marketing API (sync service)"
 
-    def _check_caller(self):
-        if not self.env.su and not self.env.user.has_group("sms_marketing_addon.group_sms_marketing_user"):
-            raise AccessError(_("The SMS marketing API is reserved to the SMS Marketing groups."))
+    def _check_service(self):
+        if not (self.env.su or self.env.user.has_group("base.group_system")
+                or self.env.user.has_group("sms_marketing_addon.group_sms_marketing_service")):
+            raise AccessError(_("The SMS marketing API is reserved to the sync service and system administrators."))
 
     @api.model
     def _normalize_number(self, number):
@@ -54,7 +58,7 @@ class SmsMarketingApi(models.AbstractModel):
         :param inbound_message_id: the provider's id of the inbound SMS (idempotency key)
         :return: dict(result, action, number, partner_ids, reply, duplicate)
         """
-        self._check_caller()
+        self._check_service()
         if action not in KEYWORD_ACTIONS:
             raise UserError(_("Unknown keyword action %(action)r; expected one of %(actions)s",
                               action=action, actions=", ".join(KEYWORD_ACTIONS)))
@@ -131,7 +135,7 @@ class SmsMarketingApi(models.AbstractModel):
     @api.model
     def get_consent(self, number):
         """Consent of a number: whether marketing SMS may go to it, and the contacts that share it."""
-        self._check_caller()
+        self._check_service()
         e164 = self._normalize_number(number)
         partners = self.env["res.partner"].sudo().with_context(active_test=False).search([("sms_number", "=", e164)])
         blacklisted = bool(self.env["phone.blacklist"].sudo().with_context(active_test=True).search_count(
@@ -151,11 +155,6 @@ class SmsMarketingApiOutbox(models.AbstractModel):
 
     _inherit = "sms.marketing.api"
 
-    def _check_service(self):
-        if not (self.env.su or self.env.user.has_group("base.group_system")
-                or self.env.user.has_group("sms_marketing_addon.group_sms_marketing_service")):
-            raise AccessError(_("The SMS outbox API is reserved to the sync service."))
-
     @api.model
     def get_provider_accounts(self):
         """Active gateway accounts with their credentials, for the sync service."""
@@ -168,7 +167,7 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     @api.model
     def get_keywords(self):
         """The inbound keywords per action (editable in Odoo), for the sync service."""
-        self._check_caller()
+        self._check_service()
         return self.env["sms.keyword"].sudo()._as_mapping()
 
     @api.model
@@ -501,6 +500,26 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             "number": sms.number, "partner_id": sms.partner_id.id, "mailing_id": sms.mailing_id.id,
             "is_marketing": sms.sms_kind == "marketing", "segments": segments, "date_sent": date_sent,
         }
+
+    @api.model
+    def queue_test_sms(self, number, body):
+        """`sms-sync send-test`: queue one transactional SMS to `number` (through the gate and routing like any
+        other) and return {id, key}. The service user has no right on `sms.sms` itself."""
+        self._check_service()
+        if not (body or "").strip():
+            raise UserError(_("A test SMS needs a text."))
+        sms = self.env["sms.sms"].sudo().create({
+            "number": (number or "").strip(), "body": body, "sms_kind": "transactional", "state": "outgoing",
+        })
+        return {"id": sms.id, "key": sms.uuid}
+
+    @api.model
+    def test_sms_state(self, sms_id):
+        """What became of an SMS queued by `queue_test_sms` (empty when Odoo deleted it after sending)."""
+        self._check_service()
+        sms = self.env["sms.sms"].sudo().browse(int(sms_id)).exists()
+        return sms and {"state": sms.state, "failure_type": sms.failure_type or False,
+                        "sms_defer_reason": sms.sms_defer_reason or False} or {}
 
     @api.model
     def check_opt_outs(self, numbers):

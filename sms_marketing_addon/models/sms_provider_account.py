@@ -1,5 +1,11 @@
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+import phonenumbers
+
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 PROVIDERS = [
     ("console", "Console / sandbox (never bills)"),
@@ -14,10 +20,72 @@ DEFAULT_BASE_URLS = {
     "vonage": "https://rest.nexmo.com",
 }
 
+# What an SMS Marketing manager who is not a system administrator may change on an account: nothing that decides
+# where a credential or a message goes (provider, base URL, credentials, sender, routing, test mode).
+MANAGER_WRITABLE_FIELDS = frozenset({"name", "messages_per_second"})
+LOOPBACK_HOSTS = frozenset({"localhost", "localhost.localdomain"})
+
+
+ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 .&-]{1,11}$")
+SHORT_CODE = re.compile(r"^\d{3,8}$")
+
+
+def normalize_sender(sender):
+    """(sender as the provider wants it, or None; problem or None): an E.164 number (spaces, dots, dashes and
+    brackets removed), a short code (3 to 8 digits) or an alphanumeric sender ID (at most 11 letters, digits,
+    spaces, '.', '&', '-', at least one letter)."""
+    raw = (sender or "").strip()
+    if not raw:
+        return None, None
+    compact = re.sub(r"[\s().-]", "", raw)
+    if compact.startswith("00") and compact[2:].isdigit():
+        compact = "+" + compact[2:]
+    if SHORT_CODE.match(compact):
+        return compact, None
+    if compact.startswith("+") and compact[1:].isdigit():
+        try:
+            number = phonenumbers.parse(compact, None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            return None, _("%(sender)s is not a valid phone number.", sender=raw)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+    if ALPHANUMERIC_SENDER.match(raw):
+        return raw, None
+    return None, _(
+        "%(sender)s is neither a phone number in international format (+33 6 12 34 56 78), a short code nor an "
+        "alphanumeric sender ID (at most 11 letters, digits and spaces, with at least one letter).", sender=raw)
+
+
+def base_url_problem(url):
+    """Why `url` cannot be an API base URL (credentials are sent to it), or None: https anywhere, plain http only
+    to this machine (a loopback simulator), no user, query or fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as err:
+        return _("%(url)s is not a valid URL (%(error)s).", url=url, error=err)
+    if parts.scheme not in ("https", "http") or not host:
+        return _("%(url)s must start with https:// and name a host.", url=url)
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return _("%(url)s must not carry a user name, password, query or fragment.", url=url)
+    if parts.scheme == "http":
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host.lower() in LOOPBACK_HOSTS
+        if not loopback:
+            return _("%(url)s must use https:// (plain http is only allowed to this machine, e.g. a simulator on "
+                     "127.0.0.1): the gateway's credentials are sent to it.", url=url)
+    return None
+
 
 class SmsProviderAccount(models.Model):
     """A gateway account the sync service sends through. Credentials are readable by system administrators
-    only (and handed to the sync service through `sms.marketing.api.get_provider_accounts`)."""
+    only (and handed to the sync service through `sms.marketing.api.get_provider_accounts`). Only system
+    administrators create, delete or redirect accounts; SMS Marketing managers may rename them and set their
+    rate (`MANAGER_WRITABLE_FIELDS`)."""
 
     _name = "sms.provider.account"
     _inherit = ["sms.provider.account.health.mixin"]
@@ -52,11 +120,34 @@ class SmsProviderAccount(models.Model):
     messaging_service_sid = fields.Char(string="Messaging service SID", help="Twilio only; replaces the sender.")
     messages_per_second = fields.Float(default=10.0, help="The sync service keeps each account under this rate.")
     test_mode = fields.Boolean(help="Never bills: messages are accepted by the sync service's sandbox, not sent.")
-    is_default = fields.Boolean(string="Default route", help="Used for destinations no other account's prefixes match.")
+    is_default = fields.Boolean(
+        string="Default route",
+        help="Used for destinations no other account's prefixes match. One per company: ticking it here unticks "
+        "it on the previous default.",
+    )
     country_prefixes = fields.Char(
         help="Comma-separated calling-code prefixes this account serves, e.g. '33,32' or '1'. Longest match wins."
     )
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    user_can_redirect = fields.Boolean(string="May redirect", compute="_compute_user_can_redirect",
+                                       help="The current user may change where this account sends (administrator).")
+
+    webhook_status_url = fields.Char(string="Delivery receipts URL", compute="_compute_webhook_urls",
+                                     help="Paste it as the status callback / delivery receipt URL at the provider.")
+    webhook_inbound_url = fields.Char(string="Inbound SMS URL", compute="_compute_webhook_urls",
+                                      help="Paste it as the inbound message / incoming SMS URL at the provider.")
+
+    @api.depends("provider")
+    def _compute_webhook_urls(self):
+        base = (self.env["ir.config_parameter"].sudo().get_param("sms_marketing_addon.webhook_base_url") or "").rstrip("/")
+        for account in self:
+            real = base and account.provider in ("twilio", "plivo", "vonage")
+            account.webhook_status_url = real and f"{base}/webhooks/{account.provider}/status"
+            account.webhook_inbound_url = real and f"{base}/webhooks/{account.provider}/inbound"
+
+    @api.depends_context("uid")
+    def _compute_user_can_redirect(self):
+        self.user_can_redirect = self.env.su or self.env.user.has_group("base.group_system")
 
     @api.constrains("country_prefixes")
     def _check_prefixes(self):
@@ -64,6 +155,55 @@ class SmsProviderAccount(models.Model):
             for prefix in account._prefix_list():
                 if not prefix.isdigit():
                     raise ValidationError(_("Country prefixes are digits separated by commas, not %r.", prefix))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_may_redirect(set().union(*vals_list) if vals_list else set())
+        accounts = super().create([self._normalized(vals) for vals in vals_list])
+        accounts._keep_one_default()
+        return accounts
+
+    def write(self, vals):
+        self._check_may_redirect(set(vals) - MANAGER_WRITABLE_FIELDS)
+        res = super().write(self._normalized(vals))
+        if vals.get("is_default") or vals.get("active"):
+            self._keep_one_default()
+        return res
+
+    @api.model
+    def _normalized(self, vals):
+        """The sender saved as the provider wants it (E.164 without spaces), or a clear error."""
+        if vals.get("sender"):
+            sender, problem = normalize_sender(vals["sender"])
+            if problem:
+                raise ValidationError(problem)
+            vals = dict(vals, sender=sender)
+        return vals
+
+    def _keep_one_default(self):
+        """One default route per company: the account just made default replaces the previous one."""
+        for account in self.filtered(lambda a: a.is_default and a.active):
+            others = self.sudo().search([("id", "!=", account.id), ("is_default", "=", True),
+                                         ("company_id", "=", account.company_id.id)])
+            others.with_context(sms_keep_default=True).write({"is_default": False})
+
+    def _check_may_redirect(self, field_names):
+        """Refuse, to anyone but a system administrator (or the system itself), changes to these fields."""
+        field_names = set(field_names) - {"user_can_redirect"}
+        if field_names and not (self.env.su or self.env.user.has_group("base.group_system")):
+            labels = sorted(self._fields[name].string for name in field_names if name in self._fields)
+            raise AccessError(_(
+                "Only system administrators may create gateway accounts or change where they send credentials "
+                "and messages (%(fields)s). SMS Marketing managers may change the name and the rate.",
+                fields=", ".join(labels) or ", ".join(sorted(field_names)),
+            ))
+
+    @api.constrains("base_url")
+    def _check_base_url(self):
+        for account in self:
+            problem = account.base_url and base_url_problem(account.base_url.strip())
+            if problem:
+                raise ValidationError(problem)
 
     @api.constrains("messages_per_second")
     def _check_rate(self):

@@ -8,4 +8,8 @@ from . import test_segments
 from . import test_tours
 from . import test_flows
 from . import test_i18n_fr
+from . import test_access_rights
+from . import test_outbox_screen
+from . import test_settings
+from . import test_provider_account
 from . import test_provider_account_health

@@ -154,6 +154,37 @@ class TestConsent(SmsMarketingCase):
         self.assertEqual(partner.sms_consent_state, "opted_in")
         self.assertEqual(self.logs(partner)[-1].user_id, self.sms_user)
 
+    def test_wizard_proposes_the_likely_change_and_an_opt_out_needs_no_reason(self):
+        partner = self.make_partner()
+        Wizard = self.env["sms.consent.wizard"].with_user(self.sms_user).with_context(
+            active_model="res.partner", active_ids=partner.ids)
+        self.assertEqual(Wizard.default_get(["partner_ids", "action"])["action"], "opted_in")
+        partner._sms_opt_in("agent", note="form")
+        self.assertEqual(Wizard.default_get(["partner_ids", "action"])["action"], "opted_out")
+        with self.assertRaisesRegex(UserError, "reason is required"):
+            Wizard.create({"action": "opted_in", "reason": ""}).action_apply()
+        Wizard.create({"action": "opted_out"}).action_apply()
+        self.assertEqual(partner.sms_consent_state, "opted_out")
+        partner.write({"sms_consent_state": "opted_out"})  # idempotent, no reason asked
+
+    def test_consent_events_are_told_in_the_contact_chatter(self):
+        partner = self.make_partner()
+        before = set(partner.message_ids.ids)
+        partner.with_user(self.sms_user).env["sms.consent.wizard"].with_context(
+            active_model="res.partner", active_ids=partner.ids).create(
+            {"action": "opted_in", "reason": "asked at the counter"}).action_apply()
+        [note] = partner.message_ids.filtered(lambda m: m.id not in before)
+        self.assertIn("SMS consent: Opted in (Agent)", note.body)
+        self.assertIn("Reason: asked at the counter", note.body)
+        self.assertEqual(note.author_id, self.sms_user.partner_id)
+        self.api.apply_inbound_keyword("+33612345678", "opt_out", "SM-chatter-stop", body="STOP")
+        self.assertIn("SMS consent: Opted out (Keyword reply)", partner.message_ids[0].body)
+
+    def test_a_log_row_is_titled_by_what_happened(self):
+        partner = self.make_partner()
+        partner._sms_opt_in("agent", note="form")
+        self.assertEqual(self.logs(partner)[-1].display_name, "Opted in · Camille Martin")
+
 
 @tagged("post_install", "-at_install")
 class TestConsentLogIntegrity(SmsMarketingCase):

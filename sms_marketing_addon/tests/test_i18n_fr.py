@@ -54,7 +54,9 @@ class TestI18nFr(TransactionCase):
         self.assertIn("Recevez nos offres par SMS", page.arch_db)
         self.assertIn("Numéro de mobile", page.arch_db)
         done = self.env.ref("sms_marketing_addon.subscribe_done").with_context(lang="fr_FR")
-        self.assertIn("Répondez OUI", done.arch_db)
+        self.assertIn("répondez OUI", done.arch_db)
+        confirm = self.env.ref("sms_marketing_addon.confirm_page").with_context(lang="fr_FR")
+        self.assertIn("Confirmer mon inscription", confirm.arch_db)
         website = self.env["website"].search([("company_id", "=", self.env.company.id)], limit=1)
         website.sms_checkout_consent_text = False
         self.assertIn("Envoyez-moi des offres et des nouveautés par SMS", website._sms_checkout_consent_text("fr_FR"))

@@ -154,6 +154,17 @@ def parse_params(content_type: str, body: bytes) -> dict[str, str]:
     )
 
 
+async def read_bounded_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, read chunk by chunk and abandoned as soon as it passes ``limit`` bytes, whatever
+    the request declared (a chunked body declares nothing): an oversized body never sits in memory."""
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            raise BadRequest(f"body larger than {limit} bytes", 413)
+    return bytes(received)
+
+
 def _check_declared_length(content_length: str | None) -> None:
     """Refuse an oversized body before reading it."""
     if content_length is not None and content_length.isdigit() and int(content_length) > MAX_BODY_BYTES:
@@ -311,7 +322,7 @@ def create_app(
         log = {"provider": provider, "kind": kind}
         try:
             _check_declared_length(request.headers.get("content-length"))
-            params = parse_params(request.headers.get("content-type", ""), await request.body())
+            params = parse_params(request.headers.get("content-type", ""), await read_bounded_body(request))
             verify_request(provider, signing, url, params, request.headers, now=clock(), nonces=nonces)
             if kind == "status":
                 dedup_key, payload = normalize_status(provider, params, request.query_params.get("key"))

@@ -48,7 +48,7 @@ registry.category("web_tour.tours").add("sms_marketing_subscribe", {
         },
         {
             content: "No confirmation request was shown",
-            trigger: "body:not(:contains(Reply YES))",
+            trigger: "body:not(:contains(reply YES))",
         },
         {
             content: "Fix the number: a French mobile",
@@ -67,7 +67,7 @@ registry.category("web_tour.tours").add("sms_marketing_subscribe", {
         },
         {
             content: "The visitor is asked to reply YES",
-            trigger: ".o_sms_subscribe_done:contains(Reply YES)",
+            trigger: ".o_sms_subscribe_done:contains(reply YES)",
         },
         {
             content: "... to a text sent to the number typed",

@@ -1,0 +1,160 @@
+"""Who may do what, tried as each kind of user: portal, internal without SMS groups, SMS user, SMS manager,
+the sync service's user and a system administrator."""
+
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import new_test_user, tagged
+
+from .common import SmsMarketingCase
+
+# Every RPC method of the sync service, with arguments that would succeed for the service.
+SERVICE_CALLS = [
+    ("apply_inbound_keyword", ("+33612345678", "opt_in", "SM-forged-1"), {"body": "START"}),
+    ("get_consent", ("+33612345678",), {}),
+    ("get_keywords", (), {}),
+    ("get_provider_accounts", (), {}),
+    ("claim_batch", ("worker-x",), {}),
+    ("release_claims", ("worker-x", []), {}),
+    ("report_results", ("worker-x", []), {}),
+    ("apply_delivery_statuses", ([],), {}),
+    ("check_opt_outs", (["+33612345678"],), {}),
+    ("get_cart_flows", (), {}),
+    ("poll_carts", (), {}),
+    ("enqueue_flow_steps", ([],), {}),
+]
+
+
+@tagged("post_install", "-at_install")
+class TestAccessRights(SmsMarketingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.manager = new_test_user(
+            cls.env, login="sms_manager", groups="base.group_user,sms_marketing_addon.group_sms_marketing_manager")
+        cls.service = new_test_user(
+            cls.env, login="sms_service", groups="base.group_user,sms_marketing_addon.group_sms_marketing_service")
+        cls.sysadmin = new_test_user(cls.env, login="sms_sysadmin", groups="base.group_user,base.group_system")
+        cls.contact_creator = new_test_user(
+            cls.env, login="contact_creator", groups="base.group_user,base.group_partner_manager")
+        cls.sms_agent = new_test_user(cls.env, login="sms_agent", groups=(
+            "base.group_user,base.group_partner_manager,sms_marketing_addon.group_sms_marketing_user"))
+        cls.account = cls.env["sms.provider.account"].create({
+            "name": "Twilio", "provider": "twilio", "account_sid": "AC1", "auth_token": "tok-secret-1",
+            "country_prefixes": "33",
+        })
+
+    # ------------------------------------------------------------------ gateway accounts
+    def test_a_manager_cannot_redirect_an_account_or_its_credentials(self):
+        account = self.account.with_user(self.manager)
+        for values in ({"base_url": "https://attacker.example"}, {"provider": "vonage"}, {"account_sid": "AC2"},
+                       {"auth_token": "mine"}, {"sender": "+33700000000"}, {"messaging_service_sid": "MG1"},
+                       {"country_prefixes": "1"}, {"is_default": True}, {"test_mode": True}, {"active": False},
+                       {"webhook_secret": "x"}, {"sequence": 1}):
+            with self.subTest(values=values), self.assertRaises(AccessError):
+                account.write(values)
+        with self.assertRaises(AccessError):
+            self.env["sms.provider.account"].with_user(self.manager).create(
+                {"name": "Mine", "provider": "twilio", "base_url": "https://attacker.example"})
+        with self.assertRaises(AccessError):
+            account.unlink()
+        self.assertEqual(self.account.base_url, False)
+        self.assertEqual(self.account.provider, "twilio")
+        account.write({"messages_per_second": 3.0, "name": "Twilio FR"})  # what is theirs
+        self.assertEqual(self.account.messages_per_second, 3.0)
+        self.assertFalse(account.user_can_redirect)
+
+    def test_a_manager_cannot_smuggle_a_redirect_through_the_context(self):
+        with self.assertRaises(AccessError):
+            self.account.with_user(self.manager).with_context(sms_consent_internal=True).write(
+                {"base_url": "https://attacker.example"})
+
+    def test_other_users_cannot_touch_accounts(self):
+        for user in (self.sms_user, self.plain_user, self.portal_user):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.account.with_user(user).write({"messages_per_second": 1.0})
+
+    def test_a_system_administrator_configures_accounts_over_https_or_loopback(self):
+        Account = self.env["sms.provider.account"].with_user(self.sysadmin)
+        account = Account.create({"name": "Plivo", "provider": "plivo", "base_url": "https://api.plivo.com"})
+        self.assertTrue(account.user_can_redirect)
+        for url in ("http://127.0.0.1:9099", "http://localhost:9099", "http://[::1]:9099"):
+            account.write({"base_url": url})
+        for url in ("http://api.plivo.com", "http://10.0.0.5:8080", "ftp://host", "https://user:pw@host",
+                    "https://host/?x=1", "api.plivo.com", "https://"):
+            with self.subTest(url=url), self.assertRaises(ValidationError):
+                account.write({"base_url": url})
+        self.assertEqual(account.base_url, "http://[::1]:9099")
+
+    # ------------------------------------------------------------------ the service's RPC methods
+    def test_the_service_methods_refuse_people(self):
+        for user in (self.portal_user, self.plain_user, self.sms_user, self.manager):
+            api = self.api.with_user(user)
+            for method, args, kwargs in SERVICE_CALLS:
+                with self.subTest(user=user.login, method=method), self.assertRaises(AccessError):
+                    getattr(api, method)(*args, **kwargs)
+        self.assertFalse(self.Log.search([("inbound_message_id", "=", "SM-forged-1")]), "no fabricated proof")
+
+    def test_the_service_and_administrators_may_call_them(self):
+        for user in (self.service, self.sysadmin):
+            api = self.api.with_user(user)
+            for method, args, kwargs in SERVICE_CALLS:
+                if method == "apply_inbound_keyword":
+                    args = (args[0], "help", f"SM-help-{user.login}")
+                with self.subTest(user=user.login, method=method):
+                    getattr(api, method)(*args, **kwargs)
+
+    # ------------------------------------------------------------------ consent on contacts
+    def test_an_internal_user_without_sms_groups_cannot_set_consent(self):
+        partner = self.make_partner()
+        as_user = partner.with_user(self.contact_creator)
+        with self.assertRaises(AccessError):
+            as_user.write({"sms_consent_state": "opted_in", "sms_consent_note": "trust me"})
+        with self.assertRaises(AccessError):
+            self.Partner.with_user(self.contact_creator).create({
+                "name": "Already in", "mobile": "06 12 34 56 70", "country_id": self.fr.id,
+                "sms_consent_state": "opted_in", "sms_consent_note": "trust me"})
+        for field, value in (("sms_consent_date", "2026-01-01 00:00:00"), ("sms_consent_source", "checkout"),
+                             ("sms_optout_date", "2026-01-01 00:00:00"), ("sms_optout_source", "keyword"),
+                             ("sms_consent_pending_date", "2026-01-01 00:00:00"), ("sms_number_rejected", False)):
+            with self.subTest(field=field), self.assertRaises(AccessError):
+                as_user.write({field: value})
+        partner.invalidate_recordset()
+        self.assertEqual(partner.sms_consent_state, "none")
+        self.assertFalse(self.logs(partner))
+        # What the contact form sends for a contact of theirs works: the other fields, the unchanged state.
+        as_user.write({"name": "Camille M.", "sms_consent_state": "none"})
+        created = self.Partner.with_user(self.contact_creator).create(
+            {"name": "New", "mobile": "06 12 34 56 71", "country_id": self.fr.id, "sms_consent_state": "none"})
+        self.assertEqual(created.sms_consent_state, "none")
+
+    def test_the_internal_context_key_does_not_bypass_the_reason(self):
+        partner = self.make_partner()
+        with self.assertRaises(UserError):
+            partner.with_user(self.sms_agent).with_context(sms_consent_internal=True).write(
+                {"sms_consent_state": "opted_in"})
+        with self.assertRaises(AccessError):
+            partner.with_user(self.sms_agent).with_context(sms_consent_internal=True).write(
+                {"sms_consent_source": "checkout"})
+        partner.invalidate_recordset()
+        self.assertEqual(partner.sms_consent_state, "none")
+
+    def test_an_sms_user_changes_consent_with_a_reason_and_is_logged(self):
+        partner = self.make_partner()
+        partner.with_user(self.sms_agent).write({"sms_consent_state": "opted_in", "sms_consent_note": "phone call"})
+        self.assertEqual(partner.sms_consent_state, "opted_in")
+        self.assertEqual((self.logs(partner)[-1].user_id, self.logs(partner)[-1].source), (self.sms_agent, "agent"))
+        wizard = self.env["sms.consent.wizard"].with_user(self.sms_user).with_context(
+            active_model="res.partner", active_ids=partner.ids).create({"action": "opted_out", "reason": "asked"})
+        wizard.action_apply()
+        self.assertEqual(partner.sms_consent_state, "opted_out")
+        self.assertEqual(self.logs(partner)[-1].user_id, self.sms_user)
+
+    # ------------------------------------------------------------------ HELP
+    def test_help_reply_always_says_how_to_reach_the_business(self):
+        company = self.env.company
+        company.write({"phone": False, "email": False, "website": False})
+        reply = self.api.apply_inbound_keyword("+33612345699", "help", "SM-help-empty", body="HELP")["reply"]
+        self.assertIn(company.get_base_url(), reply)
+        self.assertFalse(reply.rstrip().endswith(":"), reply)
+        company.phone = "+33 1 23 45 67 89"
+        reply = self.api.apply_inbound_keyword("+33612345699", "help", "SM-help-phone", body="HELP")["reply"]
+        self.assertIn("+33 1 23 45 67 89", reply)
