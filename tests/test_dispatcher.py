@@ -549,17 +549,23 @@ def test_an_archived_accounts_queued_sms_leave_through_the_default_account_in_on
 ) -> None:
     """Issue 13's acceptance (routing): SMS pinned to an account that gets archived are not deferred for ever
     ('no usable gateway account'): the next claim moves them to the default account, which sends them."""
-    default = client.call("sms.provider.account", "search", [("is_default", "=", True)], limit=1)
-    assert default, "the test database has its default (console) route"
+    previous = client.call("sms.provider.account", "search", [("is_default", "=", True)])
     account = make_account(client, simulator)
-    keys = queue_sms(client, account, [fresh_number() for _ in range(3)])
-    client.call("sms.provider.account", "write", [account], {"active": False})
+    default = make_account(client, simulator, prefixes="")
+    client.call("sms.provider.account", "write", [default], {"is_default": True})
+    try:
+        numbers = [f"+4179{RUN:03d}{index:04d}" for index in range(3)]  # Swiss: only the default serves
+        keys = queue_sms(client, account, numbers)
+        client.call("sms.provider.account", "write", [account], {"active": False})
 
-    [summary] = drain(make_dispatcher())
+        [summary] = drain(make_dispatcher())
+    finally:
+        if previous:
+            client.call("sms.provider.account", "write", previous[:1], {"is_default": True})
 
     assert (summary.claimed, summary.sent, summary.retry) == (3, 3, 0)
-    assert counts_for(simulator, keys) == [0, 0, 0]  # the archived account's provider was not called
+    assert counts_for(simulator, keys) == [1, 1, 1]
     rows = client.call("sms.provider.message", "search_read", [("sms_uuid", "in", keys)], ["account_id"])
-    assert {row["account_id"][0] for row in rows} == {default[0]} and len(rows) == 3
+    assert {row["account_id"][0] for row in rows} == {default} and len(rows) == 3
     notes = {row["sms_last_error"] for row in sms_rows(client, keys, ["sms_last_error"]).values()}
     assert len(notes) == 1 and "(archived)" in notes.pop()

@@ -31,7 +31,7 @@ from sync_service.webhook_role import build_webhook_app
 TWILIO_SID, TWILIO_TOKEN = "AC00000000000000000000000000000001", "twilio-sim-token"
 PLIVO_ID, PLIVO_TOKEN = "MASIMULATOR00000001", "plivo-sim-token"
 VONAGE_KEY, VONAGE_SECRET, VONAGE_SIG = "vonagesimkey", "vonage-sim-secret", "vonage-signature-secret-1"
-SHORT_CODE = "+33700000001"
+SHORT_CODE = "+33644000001"  # the shop's number (a valid sender: Odoo checks it)
 _SESSION = random.Random().randrange(100, 1000)  # reruns on the same database get new numbers
 _numbers = itertools.count(1)
 
