@@ -19,6 +19,7 @@
         "wizard/sms_consent_wizard_views.xml",
         "views/res_partner_views.xml",
         "views/sms_consent_log_views.xml",
+        "views/sms_inbound_message_views.xml",
         "views/res_company_views.xml",
         "views/sms_template_views.xml",
         "views/website_templates.xml",

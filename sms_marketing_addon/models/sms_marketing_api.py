@@ -111,8 +111,7 @@ class SmsMarketingApi(models.AbstractModel):
         if action in REPLY_KEY and (action != "confirm" or result == "confirmed"):
             anchor = (affected or partners)[:1]
             company = anchor.company_id or self.env.company
-            lang = anchor.lang or ("fr_FR" if e164.startswith("+33") else None)
-            lang = lang if lang and self.env["res.lang"]._get_data(code=lang) else None
+            lang = self._sms_reply_lang(anchor, e164)
             reply = company._sms_text(REPLY_KEY[action], lang)
         if reply:
             self.env["sms.sms"].sudo().create({

@@ -1,4 +1,5 @@
 import logging
+import unicodedata
 from datetime import timedelta
 
 import phonenumbers
@@ -14,6 +15,21 @@ SMS_KINDS = [
     ("transactional", "Transactional"),
     ("consent", "Consent request or keyword reply"),
 ]
+
+
+def _plain_words(text):
+    """Casefolded words without accents or punctuation: 'Répondez STOP !' -> 'repondez stop'."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in plain).split())
+
+
+def _carries_instruction(body, footer):
+    """Whether `body` already carries the opt-out instruction `footer` (case, accents, spacing and punctuation
+    ignored): "Reply STOP to opt out" is found in "... reply stop to opt-out.", "non-stop deals" is no
+    instruction."""
+    instruction = _plain_words(footer)
+    return bool(instruction) and f" {instruction} " in f" {_plain_words(body)} "
 
 
 class SmsSms(models.Model):
@@ -148,8 +164,12 @@ class SmsSms(models.Model):
         brand = company._sms_brand()
         if policy.brand_prefix and brand and not body.lstrip().lower().startswith(brand.lower()):
             body = f"{brand}: {body}"
-        footer = policy.with_context(lang=partner.lang or None).optout_footer
-        if footer and "stop" not in body.lower():
+        # One language per SMS: the footer in the recipient's language, as the body and the keyword replies.
+        lang = self.env["res.partner"]._sms_recipient_lang(partner, company=company)
+        footer = policy.with_context(lang=lang).optout_footer
+        # The mailing's own unsubscribe link ("STOP SMS: <link>", Odoo) is an opt-out instruction as well.
+        unsubscribe_link = bool(self.mailing_id) and f"/sms/{self.mailing_id.id}/" in body
+        if footer and not unsubscribe_link and not _carries_instruction(body, footer):
             body = f"{body}\n{footer}"
         if body != self.body:
             self.body = body

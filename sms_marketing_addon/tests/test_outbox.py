@@ -88,7 +88,7 @@ class TestClaim(OutboxCase):
         message = first["messages"][0]
         self.assertEqual(message["number"], "+33612345678")
         self.assertTrue(message["body"].startswith("Maison Test: "), "brand prefix added")
-        self.assertTrue(message["body"].endswith("\nSTOP SMS"), "opt-out footer added")
+        self.assertTrue(message["body"].endswith("\nReply STOP SMS to opt out"), "opt-out footer added (English contact)")
         self.assertEqual(message["account_id"], self.env.ref("sms_marketing_addon.provider_account_console").id)
         self.assertEqual(self.claim("w2")["messages"], [], "never handed out twice while the claim holds")
         self.now += timedelta(seconds=121)
