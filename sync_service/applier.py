@@ -338,7 +338,7 @@ class InboxApplier:
         rows = [
             {"provider_message_id": str(event.payload["provider_message_id"]), "status": u.status.value,
              "error_code": u.error_code or False, "number_invalid": u.number_invalid,
-             "key": event.payload.get("key") or False}
+             "opted_out": u.opted_out, "key": event.payload.get("key") or False}
             for event, u in updates
         ]
         events = [event for event, _u in updates]

@@ -5,6 +5,7 @@ from . import res_company
 from . import res_partner
 from . import phone_blacklist
 from . import website
+from . import sms_provider_account_health
 from . import sms_provider_account
 from . import sms_provider_message
 from . import sms_compliance_policy

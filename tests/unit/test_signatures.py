@@ -1,12 +1,18 @@
+import base64
+import hashlib
+import hmac
+
 import pytest
 
 from sync_service.core.signatures import (
     PlivoMethod,
     PlivoParams,
     VonageMethod,
+    plivo_v2_signature,
     plivo_v3_signature,
     plivo_v3_string_to_sign,
     twilio_signature,
+    verify_plivo_v2,
     verify_plivo_v3,
     verify_twilio,
     verify_vonage,
@@ -292,3 +298,27 @@ def test_vonage_timestamp_fresh(params: dict[str, str], now: float, tolerance: f
 def test_vonage_timestamp_default_tolerance_is_five_minutes() -> None:
     assert vonage_timestamp_fresh({"timestamp": "1000"}, now=1300.0)
     assert not vonage_timestamp_fresh({"timestamp": "1000"}, now=1300.5)
+
+
+# --------------------------------------------------------------------------- Plivo V2
+
+
+def test_plivo_v2_signs_the_url_without_query_then_the_nonce() -> None:
+    url = "https://example.com/webhooks/plivo/status?key=abc"
+    expected = base64.b64encode(hmac.new(b"token", b"https://example.com/webhooks/plivo/status" + b"12345",
+                                          hashlib.sha256).digest()).decode()
+    assert plivo_v2_signature("token", url, "12345") == expected
+    assert verify_plivo_v2("token", url, "12345", expected)
+    assert verify_plivo_v2("token", url.replace("abc", "other"), "12345", expected)  # query not signed
+    assert not verify_plivo_v2("token", url, "12346", expected)
+    assert not verify_plivo_v2("token", "https://example.com/webhooks/plivo/inbound", "12345", expected)
+    assert not verify_plivo_v2("other", url, "12345", expected)
+
+
+def test_an_empty_secret_verifies_nothing() -> None:
+    """A signature made with an empty key is refused for every provider (an unset token is no token)."""
+    url, params = "https://example.com/hook", {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    assert not verify_twilio("", url, params, twilio_signature("", url, params))
+    assert not verify_plivo_v3("", url, "1", params, plivo_v3_signature("", url, "1", params))
+    assert not verify_plivo_v2("", url, "1", plivo_v2_signature("", url, "1"))
+    assert not verify_vonage({**params, "sig": vonage_sig(params, "", "md5hash")}, "", "md5hash")
