@@ -40,6 +40,7 @@ from sync_service.dispatch_metrics import DispatcherMetrics
 from sync_service.dispatcher import BatchSummary, Dispatcher, DispatchOptions
 from sync_service.odoo_client import OdooClient, OdooError
 from sync_service.outbox import OdooOutbox
+from sync_service.outcomes import UNKNOWN_OUTCOME_CODE
 from sync_service.send_journal import SendJournal
 from sync_service.simulator import FaultKind, ProviderSimulator
 from sync_service.store import Store
@@ -331,6 +332,29 @@ def test_a_receipt_settles_the_unknown_outcome_of_a_worker_that_died_after_the_s
     assert sms_rows(client, [key], ["state"])[key]["state"] == "pending"
     assert drain(survivor) == []
     assert counts_for(simulator, [key]) == [1]
+
+
+def test_a_key_begun_by_a_dead_worker_is_never_sent_by_the_next_one(
+    client: OdooClient,
+    simulator: ProviderSimulator,
+    make_dispatcher: Callable[..., Dispatcher],
+    twilio_account: int,
+) -> None:
+    """The at-most-once check itself, without a SIGKILL's timing: a worker recorded the send of an SMS in the
+    shared store and died before (or while) calling the provider; Odoo hands the SMS to the next worker. The
+    journal says the key was begun, so the next worker never calls the provider for it: first it holds it
+    (the first worker may still be on it), then, once stuck, reports it as an unknown outcome for a person."""
+    [key] = queue_sms(client, twilio_account, [fresh_number()])
+    dead = make_dispatcher(stuck_after=1.0)
+    assert dead.journal.begin(key, "twilio") is True  # recorded, then the worker died: nothing else happened
+    survivor = make_dispatcher(stuck_after=1.0)
+    survivor.run_once()
+    assert counts_for(simulator, [key]) == [0], "a begun key is held, not sent"
+    time.sleep(1.2)
+    drain(survivor)
+    assert counts_for(simulator, [key]) == [0], "nor sent once the first worker's send is stuck"
+    row = sms_rows(client, [key], ["state", "sms_last_error"])[key]
+    assert row["state"] == "error" and row["sms_last_error"].startswith(UNKNOWN_OUTCOME_CODE)
 
 
 def test_a_slow_answer_holds_one_slot_not_the_next_batches(
