@@ -292,3 +292,50 @@ def test_vonage_timestamp_fresh(params: dict[str, str], now: float, tolerance: f
 def test_vonage_timestamp_default_tolerance_is_five_minutes() -> None:
     assert vonage_timestamp_fresh({"timestamp": "1000"}, now=1300.0)
     assert not vonage_timestamp_fresh({"timestamp": "1000"}, now=1300.5)
+
+
+# --------------------------------------------------------------------------- defaults and edge cases
+# (each kills a mutant that survived `make mutation`; the case-only changes of codec names, "UTF-8" for
+# "utf-8" and "ASCII" for "ascii", are equivalent: Python's codec names are case-insensitive)
+
+
+def test_plivo_callbacks_are_posts_unless_told_otherwise() -> None:
+    url = "https://example.com/sms/inbound"
+    as_post = plivo_v3_string_to_sign(url, NONCE, INBOUND, "POST")
+    assert plivo_v3_string_to_sign(url, NONCE, INBOUND) == as_post
+    assert plivo_v3_signature("my_auth_token", url, NONCE, INBOUND) == GOOD
+    assert verify_plivo_v3("my_auth_token", url, NONCE, INBOUND, GOOD)
+
+
+def test_plivo_keeps_a_blank_query_parameter_in_what_it_signs() -> None:
+    # Plivo's SDK parses the callback URL's query with blank values kept: "?a=&b=1" signs "a=" too.
+    signed = plivo_v3_string_to_sign("https://example.com/cb?b=1&a=", NONCE, {"Text": "HI"})
+    assert signed == f"https://example.com/cb?a=&b=1.TextHI.{NONCE}"
+
+
+def test_plivo_get_callback_without_any_parameter_has_no_question_mark() -> None:
+    assert plivo_v3_string_to_sign("https://example.com/cb", NONCE, {}, "GET") == f"https://example.com/cb.{NONCE}"
+
+
+def test_plivo_empty_auth_token_verifies_nothing() -> None:
+    # Not even a signature computed with the empty token: an account saved without its token must not
+    # accept forged callbacks.
+    url = "https://example.com/sms/inbound"
+    forged = plivo_v3_signature("", url, NONCE, INBOUND)
+    assert not verify_plivo_v3("", url, NONCE, INBOUND, forged)
+
+
+def test_twilio_empty_auth_token_verifies_nothing() -> None:
+    params = _twilio_params("+12349013030")
+    assert not verify_twilio("", TWILIO_URL, params, twilio_signature("", TWILIO_URL, params))
+
+
+def test_vonage_signatures_are_md5hash_unless_told_otherwise() -> None:
+    assert vonage_sig(VONAGE_PARAMS, "secret") == "6af838ef94998832dbfc29020b564830"
+    assert verify_vonage({**VONAGE_PARAMS, "sig": "6af838ef94998832dbfc29020b564830"}, "secret")
+
+
+def test_vonage_unknown_method_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError) as raised:
+        vonage_sig(VONAGE_PARAMS, "secret", "sha3")  # type: ignore[arg-type]
+    assert str(raised.value).endswith("expected one of md5hash, md5, sha1, sha256, sha512")
