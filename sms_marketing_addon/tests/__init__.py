@@ -12,3 +12,4 @@ from . import test_access_rights
 from . import test_outbox_screen
 from . import test_settings
 from . import test_provider_account
+from . import test_consent_log_immutable
