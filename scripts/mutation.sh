@@ -22,23 +22,4 @@ if ! "$VENV/bin/mutmut" run "${patterns[@]}" >"$LOG" 2>&1; then
     echo "error: mutmut failed (the unit tests must pass on the unmutated code first)" >&2
     exit 1
 fi
-"$VENV/bin/mutmut" results --all true 2>/dev/null | "$VENV/bin/python" -c '
-import collections, sys
-status = {}
-for line in sys.stdin:
-    name, sep, verdict = line.strip().rpartition(": ")
-    if sep and ".x" in name:
-        status[name] = verdict
-checked = {n: v for n, v in status.items() if v not in ("not checked", "skipped")}
-survivors = sorted(n for n, v in checked.items() if v != "killed")
-total = len(checked)
-killed = total - len(survivors)
-print(f"{total} mutants, {killed} killed, {len(survivors)} surviving (score {killed / max(total, 1):.1%})")
-by_module = collections.defaultdict(list)
-for name in survivors:
-    by_module[name.split(".x_")[0]].append(f"{name.rsplit(chr(46), 1)[1]} ({checked[name]})")
-for module, names in sorted(by_module.items()):
-    print(f"  {module}: " + ", ".join(names))
-if survivors:
-    print("look at one with: .venv/bin/mutmut show NAME")
-'
+"$VENV/bin/mutmut" results --all true 2>/dev/null | "$VENV/bin/python" scripts/mutation_report.py

@@ -1,0 +1,59 @@
+"""Summary of a mutmut run for `make mutation`: score, survivors per module, known equivalents set apart.
+
+Reads `mutmut results --all true` on stdin; a survivor listed in scripts/mutation_equivalents.tsv counts as
+equivalent only while `mutmut show` still gives the listed mutated line (else it is a survivor to look at).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+EQUIVALENTS = Path(__file__).with_name("mutation_equivalents.tsv")
+NAME = re.compile(r"^(?P<module>[\w.]+?)\.x[_ǁ]")
+
+
+def mutated_line(name: str) -> str:
+    shown = subprocess.run([".venv/bin/mutmut", "show", name], capture_output=True, text=True).stdout
+    added = [line[1:].strip() for line in shown.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    return added[0] if added else ""
+
+
+def main() -> int:
+    verdicts: dict[str, str] = {}
+    for line in sys.stdin:
+        name, sep, verdict = line.strip().rpartition(": ")
+        if sep and NAME.match(name):
+            verdicts[name] = verdict
+    checked = {name: v for name, v in verdicts.items() if v not in ("not checked", "skipped")}
+    listed = {}
+    for row in EQUIVALENTS.read_text(encoding="utf-8").splitlines():
+        if row and not row.startswith("#"):
+            name, line, why = row.split("\t")
+            listed[name] = (line, why)
+    survivors = sorted(name for name, v in checked.items() if v != "killed")
+    equivalent = [n for n in survivors if n in listed and mutated_line(n) == listed[n][0]]
+    surviving = [n for n in survivors if n not in equivalent]
+    killed = len(checked) - len(survivors)
+    scored = len(checked) - len(equivalent)
+    print(
+        f"{len(checked)} mutants: {killed} killed, {len(equivalent)} equivalent ({EQUIVALENTS.name}), "
+        f"{len(surviving)} surviving; score {killed / max(scored, 1):.1%}"
+    )
+    by_module: dict[str, list[str]] = defaultdict(list)
+    for name in surviving:
+        match = NAME.match(name)
+        by_module[match["module"] if match else "?"].append(f"{name[len(match['module']) + 1:] if match else name}"
+                                                          f" ({checked[name]})")
+    for module, names in sorted(by_module.items()):
+        print(f"  {module}: {len(names)} surviving: " + ", ".join(names))
+    if surviving:
+        print("look at one with: .venv/bin/mutmut show NAME")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
