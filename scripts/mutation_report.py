@@ -18,7 +18,8 @@ NAME = re.compile(r"^(?P<module>[\w.]+?)\.x[_ǁ]")
 
 def mutated_line(name: str) -> str:
     shown = subprocess.run([".venv/bin/mutmut", "show", name], capture_output=True, text=True).stdout
-    added = [line[1:].strip() for line in shown.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    lines = shown.splitlines()
+    added = [line[1:].strip() for line in lines if line.startswith("+") and not line.startswith("+++")]
     return added[0] if added else ""
 
 
@@ -46,8 +47,8 @@ def main() -> int:
     by_module: dict[str, list[str]] = defaultdict(list)
     for name in surviving:
         match = NAME.match(name)
-        by_module[match["module"] if match else "?"].append(f"{name[len(match['module']) + 1:] if match else name}"
-                                                          f" ({checked[name]})")
+        module = match["module"] if match else "?"
+        by_module[module].append(f"{name.removeprefix(module + '.')} ({checked[name]})")
     for module, names in sorted(by_module.items()):
         print(f"  {module}: {len(names)} surviving: " + ", ".join(names))
     if surviving:
