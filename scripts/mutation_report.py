@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 EQUIVALENTS = Path(__file__).with_name("mutation_equivalents.tsv")
@@ -45,12 +45,23 @@ def main() -> int:
         f"{len(surviving)} surviving; score {killed / max(scored, 1):.1%}"
     )
     by_module: dict[str, list[str]] = defaultdict(list)
+    untested: dict[str, Counter[str]] = defaultdict(Counter)  # functions no unit test calls: one line each
     for name in surviving:
         match = NAME.match(name)
         module = match["module"] if match else "?"
-        by_module[module].append(f"{name.removeprefix(module + '.')} ({checked[name]})")
-    for module, names in sorted(by_module.items()):
-        print(f"  {module}: {len(names)} surviving: " + ", ".join(names))
+        short = name.removeprefix(module + ".")
+        if checked[name] == "no tests":
+            untested[module][short.rsplit("__mutmut_", 1)[0]] += 1
+        else:
+            by_module[module].append(f"{short} ({checked[name]})")
+    for module in sorted(set(by_module) | set(untested)):
+        names = by_module.get(module, [])
+        count = len(names) + sum(untested[module].values())
+        print(f"  {module}: {count} surviving")
+        if names:
+            print("    " + ", ".join(names))
+        for function, n in sorted(untested[module].items()):
+            print(f"    {function}: {n} mutants, no unit test calls it")
     if surviving:
         print("look at one with: .venv/bin/mutmut show NAME")
     return 0
