@@ -162,7 +162,7 @@ say "starting the provider simulator, Odoo and the sync service"
 start simulator "$RUN/simulator.log" "$VENV/bin/python" -u -m sync_service.simulator --port "$SIM_PORT"
 start odoo "$RUN/odoo.log" "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$CONF"
 wait_http "http://127.0.0.1:$ODOO_PORT/web/health" 120 odoo
-"$VENV/bin/python" scripts/demo_setup.py "http://127.0.0.1:$ODOO_PORT" "$DB" "http://127.0.0.1:$SIM_PORT" \
+DEMO_WEBHOOK_BASE_URL=http://127.0.0.1:$SYNC_PORT "$VENV/bin/python" scripts/demo_setup.py "http://127.0.0.1:$ODOO_PORT" "$DB" "http://127.0.0.1:$SIM_PORT" \
     | sed 's/^/    /'
 # The service runs in $RUN: no .env from the working directory; a fresh store each run (the database is new).
 (

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -50,6 +51,9 @@ def main(url: str, db: str, sim_url: str, public_url: str | None = None) -> int:
     public_url = public_url or url
     call("ir.config_parameter", "set_param", "web.base.url", public_url)
     print(f"gateway account 'Provider simulator (Twilio dialect)' -> {sim_url}; web.base.url -> {public_url}")
+    webhooks = os.environ.get("DEMO_WEBHOOK_BASE_URL")
+    if webhooks:  # Settings > SMS Marketing: the accounts show the URLs the provider posts to
+        call("ir.config_parameter", "set_param", "sms_marketing_addon.webhook_base_url", webhooks)
 
     if not call("sms.compliance.policy", "search_count", [("name", "=like", "Demo, any hour:%")]):
         days = ("day_mon", "day_tue", "day_wed", "day_thu", "day_fri", "day_sat", "day_sun")
@@ -57,7 +61,7 @@ def main(url: str, db: str, sim_url: str, public_url: str | None = None) -> int:
         for policy in call("sms.compliance.policy", "search_read", [], ["name"]):
             call("sms.compliance.policy", "copy", [policy["id"]], default={
                 "name": f"Demo, any hour: {policy['name']}", "sequence": 0, "hour_start": 0.0,
-                "hour_end": 24.0, **every_day,
+                "hour_end": 24.0, "sunday_hours": False, **every_day,
             })
     print("compliance: 'Demo, any hour' policies first (sending hours 00:00-24:00, every day; "
           "archive them to see quiet hours at work)")

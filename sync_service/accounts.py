@@ -58,7 +58,8 @@ def provider_account(raw: Mapping[str, Any]) -> ProviderAccount:
 
 
 def _fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
-    keys = ("provider", "base_url", "account_id", "secret", "sender", "messaging_service_sid", "test_mode")
+    keys = ("provider", "base_url", "account_id", "secret", "sender", "messaging_service_sid", "test_mode",
+            "health_version")
     return tuple(raw.get(key) for key in keys)
 
 
@@ -144,6 +145,12 @@ class AccountCache:
                 self._next_refresh = self._clock() + RETRY_AFTER_FAILED_REFRESH
         finally:
             self._refresh_lock.release()
+
+    def expire(self) -> None:
+        """Reload the accounts at the next look-up (their settings may have changed in Odoo)."""
+        with self._lock:
+            if self._next_refresh is not None:
+                self._next_refresh = min(self._next_refresh, self._clock())
 
     def get(self, account_id: int | None) -> Route | None:
         """The route of an account id (None: unknown or no id); refreshes the cache when it is stale."""

@@ -77,16 +77,18 @@ class ApplyReport:
 
 
 def inbound_action(provider: str, payload: Mapping[str, Any], table: KeywordTable) -> KeywordAction:
-    """The keyword action of an inbound SMS: the whole body against Odoo's keyword table.
+    """What an inbound SMS asks for: a whole keyword of Odoo's table, else an opt-out understood in the body
+    (:func:`~sync_service.core.keywords.classify`), ``REVIEW`` when it might be one (Odoo lists it for a
+    person to decide), else ``NONE``.
 
-    When the body is no keyword but Twilio's Advanced Opt-Out matched one of its own keywords
-    (``OptOutType``), Twilio's verdict wins: Twilio blocks the number anyway.
+    When the body is no keyword nor a clear opt-out but Twilio's Advanced Opt-Out matched one of its own
+    keywords (``OptOutType``), Twilio's verdict wins: Twilio blocks the number anyway.
     """
     action = classify(str(payload.get("body") or ""), table)
-    if action is KeywordAction.NONE and provider == "twilio":
+    if action in (KeywordAction.NONE, KeywordAction.REVIEW) and provider == "twilio":
         raw = payload.get("raw")
         opt_out_type = str(raw.get("OptOutType") or "").strip().upper() if isinstance(raw, Mapping) else ""
-        return _TWILIO_OPT_OUT_TYPES.get(opt_out_type, KeywordAction.NONE)
+        return _TWILIO_OPT_OUT_TYPES.get(opt_out_type, action)
     return action
 
 
@@ -336,7 +338,7 @@ class InboxApplier:
         rows = [
             {"provider_message_id": str(event.payload["provider_message_id"]), "status": u.status.value,
              "error_code": u.error_code or False, "number_invalid": u.number_invalid,
-             "key": event.payload.get("key") or False}
+             "opted_out": u.opted_out, "key": event.payload.get("key") or False}
             for event, u in updates
         ]
         events = [event for event, _u in updates]

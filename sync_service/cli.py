@@ -55,6 +55,9 @@ def _describe(report: ReportEntry) -> str:
     detail = " ".join(str(part) for part in (report["error_code"], report["reason"]) if part)
     if report["outcome"] == "retry":
         return f"not sent, left queued in Odoo (retry in {report['retry_after'] or 30:.0f} s): {detail}"
+    if report["outcome"] == "held":
+        return (f"not sent: the provider refuses the ACCOUNT ({detail}); the SMS is held in Odoo and the "
+                "account marked failing until its settings are fixed or a test call succeeds")
     flagged = " (the number is flagged as rejected)" if report["number_rejected"] else ""
     return f"{report['outcome']}: {detail}{flagged}"
 

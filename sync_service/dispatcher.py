@@ -9,7 +9,14 @@ counted in segments; transient errors and throttles are retried with exponential
 jitter (a longer Retry-After wins), at most ``max_attempts`` calls per claim, after which the
 message is reported ``retry``: Odoo defers it and it stays queued (a provider outage leaves messages
 queued, never failed). Permanent refusals are reported ``failed`` (``number_rejected`` when the
-number itself is wrong), Twilio 21610 & co. ``opted_out``. Marketing messages are checked against
+number itself is wrong), Twilio 21610 & co. ``opted_out``. A refusal of the whole ACCOUNT (bad
+credentials, suspended, no credit, sender not allowed: :mod:`~sync_service.core.provider_codes`) is
+reported ``held``: Odoo keeps the message queued and marks the account failing; the rest of the
+batch for that account is held without calling the provider, and the account's cached settings are
+reloaded. Every ``probe_interval`` seconds the dispatcher makes a test call (``Gateway.check``: an
+account resource, nothing sent, nothing billed) for each account Odoo says is failing, and reports
+it (``report_account_health``): a success ends the failing state and Odoo offers the held messages
+again. Marketing messages are checked against
 the opt-out register just before they leave (``check_opt_outs``, at most ``optout_recheck`` seconds
 old): a STOP that arrived after the claim wins and the message is reported ``failed`` without being
 sent. Outcomes are reported in batches; a claimed message that was not started (shutdown, lease
@@ -55,7 +62,7 @@ from urllib.parse import quote
 from . import outcomes
 from .accounts import AccountCache, AccountsUnavailable, Route
 from .config import Settings
-from .core.errors import backoff_delay
+from .core.errors import Outcome, backoff_delay
 from .core.segments import count_segments
 from .dispatch_metrics import DispatcherMetrics
 from .gateways import HttpGateway, OutboundMessage, SendResult
@@ -95,6 +102,7 @@ class DispatchOptions:
     report_interval: float = 1.0
     final_retry_after: float = 30.0  # Odoo's deferral of a message whose attempts all failed transiently
     backlog_interval: float = 30.0  # how often unreported outcomes and stuck sends are looked for
+    probe_interval: float = 30.0  # how often an account marked failing gets a test call
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchOptions:
@@ -125,6 +133,7 @@ class BatchSummary:
     retry: int = 0
     released: int = 0
     held: int = 0  # begun by another worker (or a dead one, not yet stuck): left to the lease
+    held_by_account: int = 0  # the provider refused the account itself: kept queued in Odoo
     reported: int = 0
     reports: list[ReportEntry] = field(default_factory=list, repr=False)
 
@@ -138,6 +147,8 @@ class BatchSummary:
             self.sent += 1
         elif outcome == "retry":
             self.retry += 1
+        elif outcome == "held":
+            self.held_by_account += 1
         elif outcome == "opted_out" or report["error_code"] == outcomes.OPTED_OUT_BEFORE_SEND_CODE:
             self.opted_out += 1
         else:
@@ -272,6 +283,11 @@ class Dispatcher:
         self._active_lock = threading.Lock()
         self._backlog_due = True
         self._next_maintenance = 0.0
+        # Accounts the provider refused as a whole in this process: {account id: (gateway, report)}. Their
+        # claimed messages are held without a call, as long as the account's gateway is the same one.
+        self._failing: dict[int, tuple[object, ReportEntry]] = {}
+        self._failing_lock = threading.Lock()
+        self._next_probe = 0.0
 
     # ------------------------------------------------------------------ loop
 
@@ -343,6 +359,7 @@ class Dispatcher:
 
     def maintain(self, *, force: bool = False) -> None:
         """Report outcomes Odoo was not told yet and settle sends stuck by a dead worker (when due)."""
+        self.probe_failing()  # when due (every probe_interval)
         now = self._clock()
         if not (force or self._backlog_due or now >= self._next_maintenance):
             return
@@ -607,6 +624,8 @@ class Dispatcher:
         msg, route = job.msg, job.route
         if not job.begun and (self.stopping.is_set() or self._clock() >= job.deadline):
             return _NOT_STARTED
+        if not job.begun and (held := self._held_by_account(job)) is not None:
+            return _Done(held, route.provider)
         if msg.marketing and guard is not None:
             try:
                 opted_out = await self._blocking(guard.opted_out, msg.number)
@@ -664,8 +683,11 @@ class Dispatcher:
                     self.metrics.retries.labels(route.provider).inc()
                 return _Again(delay)
             return self._give_up(job)
-        report = outcomes.from_result(route.account.provider, result)
+        report = outcomes.from_result(route.account.provider, result,
+                                      account_version=route.raw.get("health_version") or None)
         self._record(report, result.provider_message_id)
+        if classification.outcome is Outcome.ACCOUNT:
+            self._account_failing(route, report)
         return _Done(report, route.provider)
 
     async def _send(self, job: _Job) -> SendResult:
@@ -692,6 +714,77 @@ class Dispatcher:
                 self.metrics.in_flight.dec()
         job.last = result
         return result
+
+    # ------------------------------------------------------------------ accounts the provider refuses
+
+    def _account_failing(self, route: Route, report: ReportEntry) -> None:
+        """The provider refused the account itself: hold the rest of its messages, reload its settings."""
+        with self._failing_lock:
+            known = self._failing.get(route.id)
+            self._failing[route.id] = (route.gateway, report)
+        if known is None or known[0] is not route.gateway:
+            logger.error("provider account %s (%s) refused by %s: %s %s; its messages are held",
+                         route.id, route.account.name, route.provider, report["error_code"], report["reason"],
+                         extra={"worker": self.worker_id})
+            self._next_probe = min(self._next_probe, self._clock() + self.options.probe_interval)
+        expire = getattr(self.accounts, "expire", None)
+        if expire is not None:
+            expire()  # the settings may have been fixed in Odoo already: the next claim uses the new ones
+
+    def _held_by_account(self, job: _Job) -> ReportEntry | None:
+        """The 'held' entry of a message whose account this process saw refused (same settings), else None."""
+        with self._failing_lock:
+            failing = self._failing.get(job.route.id)
+        if failing is None or failing[0] is not job.route.gateway:
+            return None
+        seen = failing[1]
+        return outcomes.entry(job.msg.key, "held", error_code=seen["error_code"], reason=seen["reason"],
+                              retry_after=seen["retry_after"], segments=job.segments,
+                              account_version=seen["account_version"])
+
+    def probe_failing(self) -> int:
+        """Test-call each account marked failing (by Odoo or in this process); report what each said.
+
+        Returns how many accounts were tested. A success clears the account here and in Odoo.
+        """
+        now = self._clock()
+        if now < self._next_probe:
+            return 0
+        self._next_probe = now + self.options.probe_interval
+        try:
+            routes = self.accounts.routes()
+        except AccountsUnavailable:
+            return 0
+        with self._failing_lock:
+            local = dict(self._failing)
+        suspects = [route for route in routes if route.raw.get("failing") or route.id in local]
+        results: list[dict[str, Any]] = []
+        for route in suspects:
+            try:
+                verdict = route.gateway.check()
+            except Exception as exc:  # a test call must never stop the dispatcher
+                logger.warning("test call of account %s failed: %s", route.id, exc)
+                continue
+            if verdict.outcome is Outcome.SENT:
+                with self._failing_lock:
+                    self._failing.pop(route.id, None)
+                logger.info("provider account %s (%s) accepted again by %s: its messages are sent again",
+                            route.id, route.account.name, route.provider, extra={"worker": self.worker_id})
+            elif verdict.outcome is not Outcome.ACCOUNT:
+                continue  # a transient answer tells nothing: tested again next time
+            results.append({
+                "account_id": route.id, "account_version": route.raw.get("health_version") or False,
+                "ok": verdict.outcome is Outcome.SENT, "account_wide": verdict.outcome is Outcome.ACCOUNT,
+                "error_code": verdict.code, "reason": verdict.reason,
+            })
+        report_health = getattr(self.outbox, "report_account_health", None)
+        if results and report_health is not None:
+            try:
+                report_health(results)
+            except OdooError as exc:
+                logger.warning("test calls not reported to Odoo (tested again later): %s", exc)
+                self._next_probe = min(self._next_probe, now + 5.0)
+        return len(suspects)
 
     def _give_up(self, job: _Job) -> _Done:
         """A begun message that will not be tried again in this claim: 'retry' (Odoo keeps it queued)."""

@@ -111,5 +111,9 @@ class OdooOutbox:
         wanted = sorted(set(numbers))
         return set(self._call("check_opt_outs", wanted)) if wanted else set()
 
+    def report_account_health(self, results: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+        """What test calls said about accounts (``sms.marketing.api.report_account_health``)."""
+        return dict(self._call("report_account_health", [dict(result) for result in results]))
+
     def provider_accounts(self) -> list[dict[str, Any]]:
         return list(self._call("get_provider_accounts"))

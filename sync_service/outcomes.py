@@ -1,7 +1,10 @@
 """What the dispatcher tells Odoo about one message (`report_results` entries), and how it is kept.
 
 An entry is ``{key, outcome, provider_message_id, error_code, reason, retry_after, segments,
-number_rejected}`` with ``outcome`` one of ``sent``, ``failed``, ``opted_out``, ``retry``. Every
+number_rejected, account_version}`` with ``outcome`` one of ``sent``, ``failed``, ``opted_out``,
+``retry``, ``held`` (the ACCOUNT cannot send: bad credentials, suspended, no credit, sender not
+allowed; nothing went out, Odoo holds the message and marks the account failing, for the account
+settings ``account_version`` names, see ``get_provider_accounts``). Every
 entry of a message handed to a provider is also written in the store's sent log (its ``error``
 column holds the entry's details as JSON), so that it can be reported again after a crash.
 """
@@ -13,10 +16,11 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
 from .core.errors import Classification, Outcome
+from .core.provider_codes import Meaning, meaning
 from .gateways import SendResult
 from .store import SentRecord
 
-ReportOutcome = Literal["sent", "failed", "opted_out", "retry"]
+ReportOutcome = Literal["sent", "failed", "opted_out", "retry", "held"]
 
 UNKNOWN_OUTCOME_CODE = "unknown_outcome"
 UNKNOWN_OUTCOME_REASON = (
@@ -27,12 +31,7 @@ OPTED_OUT_BEFORE_SEND_CODE = "opted_out"
 OPTED_OUT_BEFORE_SEND_REASON = "recipient opted out after the message was queued: not sent"
 NO_ACCOUNT_CODE = "no_account"
 NO_ACCOUNT_RETRY_AFTER = 300.0
-
-# Refusals that say the NUMBER is wrong (Odoo then flags the contact's number as rejected).
-_TWILIO_REJECTED = frozenset({"21211", "21614"})
-_VONAGE_REJECTED = frozenset({"3", "6", "33"})
-_PLIVO_REJECTED_WORDS = ("destination number", "invalid dst", "dst parameter")
-
+HELD_RETRY_AFTER = 30.0  # Odoo's deferral of a held message when the account is not marked failing
 
 class ReportEntry(TypedDict):
     key: str
@@ -43,6 +42,7 @@ class ReportEntry(TypedDict):
     retry_after: float | None
     segments: int
     number_rejected: bool
+    account_version: str | None
 
 
 def entry(
@@ -55,11 +55,12 @@ def entry(
     retry_after: float | None = None,
     segments: int = 1,
     number_rejected: bool = False,
+    account_version: str | None = None,
 ) -> ReportEntry:
     return ReportEntry(
         key=key, outcome=outcome, provider_message_id=provider_message_id, error_code=error_code,
         reason=reason, retry_after=retry_after, segments=max(int(segments), 1),
-        number_rejected=number_rejected,
+        number_rejected=number_rejected, account_version=account_version,
     )
 
 
@@ -67,20 +68,19 @@ def number_rejected(provider: str, classification: Classification) -> bool:
     """True when a permanent refusal blames the destination number itself (invalid, not mobile)."""
     if classification.outcome is not Outcome.PERMANENT:
         return False
-    code = classification.code
-    if provider == "twilio":
-        return code in _TWILIO_REJECTED
-    if provider == "vonage":
-        return code in _VONAGE_REJECTED
-    if provider == "plivo":
-        reason = classification.reason.lower()
-        return any(words in reason for words in _PLIVO_REJECTED_WORDS)
-    return False
+    said = meaning(provider, "send", classification.code, classification.reason)
+    return said is Meaning.INVALID_NUMBER
 
 
-def from_result(provider: str, result: SendResult, *, retry_after: float | None = None) -> ReportEntry:
-    """The final entry of a provider answer; a retryable answer becomes ``retry`` (stays queued in Odoo)."""
+def from_result(
+    provider: str, result: SendResult, *, retry_after: float | None = None, account_version: str | None = None
+) -> ReportEntry:
+    """The final entry of a provider answer; a retryable answer becomes ``retry`` (stays queued in Odoo),
+    an account-wide refusal ``held`` (stays queued, the account is marked failing)."""
     c = result.classification
+    if c.outcome is Outcome.ACCOUNT:
+        return entry(result.key, "held", error_code=c.code, reason=c.reason, retry_after=HELD_RETRY_AFTER,
+                     segments=result.segments, account_version=account_version)
     if c.outcome is Outcome.SENT:
         return entry(result.key, "sent", provider_message_id=result.provider_message_id,
                      segments=result.segments)
@@ -130,7 +130,7 @@ def from_record(record: SentRecord) -> ReportEntry:
     outcome = details.get("outcome")
     if record.state == "sent":
         outcome = "sent"
-    elif outcome not in ("failed", "opted_out", "retry"):
+    elif outcome not in ("failed", "opted_out", "retry", "held"):
         outcome = "failed"
     retry_after = details.get("retry_after")
     return entry(
@@ -142,9 +142,11 @@ def from_record(record: SentRecord) -> ReportEntry:
         retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
         segments=int(details.get("segments") or 1),
         number_rejected=bool(details.get("number_rejected")),
+        account_version=details.get("account_version") or None,
     )
 
 
 def resendable(record: SentRecord) -> bool:
-    """A 'failed' record whose attempts the provider all refused as transient: nothing went out."""
-    return record.state == "failed" and _details(record.error).get("outcome") == "retry"
+    """A 'failed' record whose attempts the provider all refused as transient, or that the provider
+    refused because the whole account could not send (held): nothing went out."""
+    return record.state == "failed" and _details(record.error).get("outcome") in ("retry", "held")

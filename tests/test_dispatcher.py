@@ -4,6 +4,7 @@ No mocks: faults are the simulator's, opt-outs are Odoo's."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -16,6 +17,8 @@ from outbox_helpers import (
     INVALID,
     NOT_MOBILE,
     RUN,
+    TWILIO_SID,
+    TWILIO_TOKEN,
     cancel_queued,
     counts_for,
     deactivate_accounts,
@@ -35,7 +38,7 @@ from sync_service.applier import InboxApplier
 from sync_service.config import load_settings
 from sync_service.dispatch_metrics import DispatcherMetrics
 from sync_service.dispatcher import BatchSummary, Dispatcher, DispatchOptions
-from sync_service.odoo_client import OdooClient
+from sync_service.odoo_client import OdooClient, OdooError
 from sync_service.outbox import OdooOutbox
 from sync_service.rate_limit import RateLimiter
 from sync_service.send_journal import SendJournal
@@ -123,7 +126,7 @@ def receipts(
 def clean(client: OdooClient, simulator: ProviderSimulator) -> None:
     cancel_queued(client)
     simulator.reset()
-    simulator.configure_callbacks(enabled=True, duplicate=False, out_of_order=False, delay=0.0)
+    simulator.configure_callbacks(enabled=True, duplicate=False, out_of_order=False, delay=0.0, retries=0)
 
 
 @pytest.fixture
@@ -422,3 +425,171 @@ def test_a_store_that_cannot_record_makes_the_dispatcher_back_off(
     assert len([n for n in claims if n]) <= 5, claims
     assert counts_for(simulator, keys) == [0] * 5
     assert {row["state"] for row in sms_rows(client, keys, ["state"]).values()} == {"outgoing"}
+
+
+# --------------------------------------------------------------------------- accounts the provider refuses
+
+
+def account_health(client: OdooClient, account_id: int) -> dict[str, Any]:
+    [row] = client.call("sms.provider.account", "read", [account_id], [
+        "health_state", "health_failing_reason", "health_failing_since", "health_last_success",
+        "health_last_error", "health_errors_last_hour"])
+    return dict(row)
+
+
+def test_invalid_credentials_hold_a_thousand_sms_until_the_token_is_fixed_in_odoo(
+    client: OdooClient,
+    simulator: ProviderSimulator,
+    receipts: str,
+    make_dispatcher: Callable[..., Dispatcher],
+) -> None:
+    """Issue 19's acceptance: the provider answers "invalid credentials" for an account: a 1,000-SMS send
+    ends with 0 failed and all held, the account form says why; once the token is fixed in Odoo, all 1,000
+    are delivered, none twice."""
+    simulator.configure_callbacks(retries=5)  # a receipt the inbox could not store (busy disk) comes again
+    account = make_account(client, simulator)
+    client.call("sms.provider.account", "write", [account], {"auth_token": "a-token-with-a-typo"})
+    keys = queue_sms(client, account, [fresh_number() for _ in range(1000)], body="Spring sale: -20% today")
+    dispatcher = make_dispatcher(callback_base_url=receipts)
+
+    held = drain(dispatcher)
+
+    assert sum(s.failed for s in held) == 0 and sum(s.sent for s in held) == 0
+    assert 1 <= sum(s.held_by_account for s in held) <= 250  # one batch at most: then Odoo holds the rest
+    rows = sms_rows(client, keys, ["state", "failure_type", "sms_defer_reason", "sms_claim_worker"])
+    assert {row["state"] for row in rows.values()} == {"outgoing"}
+    assert not any(row["failure_type"] or row["sms_claim_worker"] for row in rows.values())
+    reasons = {row["sms_defer_reason"] for row in rows.values()}
+    assert len(reasons) == 1 and "is failing" in reasons.pop()
+    health = account_health(client, account)
+    assert health["health_state"] == "failing" and "20003" in health["health_failing_reason"]
+    assert health["health_failing_since"] and health["health_errors_last_hour"] >= 1
+    assert counts_for(simulator, keys) == [0] * 1000
+    assert drain(dispatcher) == []  # held: not even offered
+
+    client.call("sms.provider.account", "write", [account], {"auth_token": TWILIO_TOKEN})
+    sent = drain(dispatcher)
+
+    assert sum(s.sent for s in sent) == 1000 and sum(s.failed for s in sent) == 0
+    assert counts_for(simulator, keys) == [1] * 1000
+    assert max(simulator.count_by_key().values()) == 1
+    wait_for(lambda: set(provider_states(client, keys).values()) == {"delivered"}, 120,
+             "1,000 delivery receipts applied in Odoo")
+    health = account_health(client, account)
+    assert health["health_state"] == "ok" and health["health_last_success"]
+
+
+def test_a_suspended_account_resumes_after_a_successful_test_call(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    account = make_account(client, simulator)
+    keys = queue_sms(client, account, [fresh_number() for _ in range(20)])
+    simulator.set_account_state(TWILIO_SID, "suspended")
+    dispatcher = make_dispatcher(probe_interval=0.3)
+
+    summaries = drain(dispatcher)
+
+    assert sum(s.held_by_account for s in summaries) >= 1 and sum(s.failed for s in summaries) == 0
+    health = account_health(client, account)
+    assert health["health_state"] == "failing" and "20005" in health["health_failing_reason"]
+    checks = simulator.checks[TWILIO_SID]
+    wait_for(lambda: (dispatcher.maintain(), simulator.checks[TWILIO_SID] > checks)[1], 10,
+             "a test call while the account is still suspended")
+    assert account_health(client, account)["health_state"] == "failing"
+    assert drain(dispatcher) == []
+    assert counts_for(simulator, keys) == [0] * 20
+
+    simulator.set_account_state(TWILIO_SID, None)  # the provider lifts the suspension
+    wait_for(lambda: (dispatcher.maintain(), account_health(client, account)["health_state"] == "ok")[1], 10,
+             "a successful test call ends the failing state")
+    summaries = drain(dispatcher)
+
+    assert sum(s.sent for s in summaries) == 20
+    assert counts_for(simulator, keys) == [1] * 20
+    assert {row["state"] for row in sms_rows(client, keys, ["state"]).values()} == {"pending"}
+
+
+@pytest.mark.parametrize("state", ["no_credit", "sender_not_allowed"])
+def test_no_credit_or_a_forbidden_sender_holds_instead_of_failing(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher], state: str
+) -> None:
+    account = make_account(client, simulator)
+    keys = queue_sms(client, account, [fresh_number() for _ in range(5)])
+    simulator.set_account_state(TWILIO_SID, state)
+
+    summaries = drain(make_dispatcher())
+
+    assert sum(s.failed for s in summaries) == 0
+    assert {row["state"] for row in sms_rows(client, keys, ["state"]).values()} == {"outgoing"}
+    assert account_health(client, account)["health_state"] == "failing"
+    simulator.set_account_state(TWILIO_SID, None)
+    client.call("sms.provider.account", "write", [account], {"sender": "+14155550101"})  # settings changed
+    assert sum(s.sent for s in drain(make_dispatcher())) == 5
+
+
+def test_a_test_mode_account_never_calls_the_provider(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """Issue 21: an account in test mode must not bill through the real API, whatever its base URL."""
+    account = make_account(client, simulator)
+    client.call("sms.provider.account", "write", [account], {"test_mode": True})
+    keys = queue_sms(client, account, [fresh_number() for _ in range(3)])
+
+    summaries = drain(make_dispatcher())
+
+    assert sum(s.sent for s in summaries) == 3
+    assert simulator.received() == [] and sum(simulator.checks.values()) == 0
+    rows = client.call("sms.provider.message", "search_read", [("sms_uuid", "in", keys)],
+                       ["provider_message_id"])
+    assert sorted(row["provider_message_id"] for row in rows) == sorted(f"console-{key}" for key in keys)
+
+
+def test_health_is_not_writable_by_a_marketing_manager(client: OdooClient, odoo_server: OdooServer) -> None:
+    account = client.call("sms.provider.account", "create", {"name": f"Health {RUN}", "provider": "console",
+                                                            "country_prefixes": "999"})
+    client.call("sms.marketing.api", "report_account_health", [
+        {"account_id": account, "ok": False, "account_wide": True, "error_code": "20003", "reason": "bad"}])
+    login = f"sms-manager-{RUN}-{next(_workers)}"
+    group = client.call("ir.model.data", "check_object_reference", "sms_marketing_addon",
+                        "group_sms_marketing_manager")[1]
+    client.call("res.users", "create", {"name": "SMS manager", "login": login, "password": "pw-" + login,
+                                        "groups_id": [(4, group)]})
+    manager = OdooClient.connect(load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
+                                               odoo_login=login, odoo_password="pw-" + login))
+    assert account_health(manager, account)["health_state"] == "failing"  # managers see it
+    [health] = manager.call("sms.provider.account.health", "search", [("account_id", "=", account)])
+    with pytest.raises(OdooError):
+        manager.call("sms.provider.account.health", "write", [health], {"failing_since": False})
+    with pytest.raises(OdooError):
+        manager.call("sms.marketing.api", "report_account_health", [{"account_id": account, "ok": True}])
+    with contextlib.suppress(OdooError):  # refused (not a field a manager may write) or ignored (computed)
+        manager.call("sms.provider.account", "write", [account], {"health_state": "ok"})
+    assert account_health(client, account)["health_state"] == "failing"
+    client.call("sms.provider.account", "write", [account], {"active": False})
+
+
+def test_an_archived_accounts_queued_sms_leave_through_the_default_account_in_one_claim(
+    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """Issue 13's acceptance (routing): SMS pinned to an account that gets archived are not deferred for ever
+    ('no usable gateway account'): the next claim moves them to the default account, which sends them."""
+    previous = client.call("sms.provider.account", "search", [("is_default", "=", True)])
+    account = make_account(client, simulator)
+    default = make_account(client, simulator, prefixes="")
+    client.call("sms.provider.account", "write", [default], {"is_default": True})
+    try:
+        numbers = [f"+4179{RUN:03d}{index:04d}" for index in range(3)]  # Swiss: only the default serves
+        keys = queue_sms(client, account, numbers)
+        client.call("sms.provider.account", "write", [account], {"active": False})
+
+        [summary] = drain(make_dispatcher())
+    finally:
+        if previous:
+            client.call("sms.provider.account", "write", previous[:1], {"is_default": True})
+
+    assert (summary.claimed, summary.sent, summary.retry) == (3, 3, 0)
+    assert counts_for(simulator, keys) == [1, 1, 1]
+    rows = client.call("sms.provider.message", "search_read", [("sms_uuid", "in", keys)], ["account_id"])
+    assert {row["account_id"][0] for row in rows} == {default} and len(rows) == 3
+    notes = {row["sms_last_error"] for row in sms_rows(client, keys, ["sms_last_error"]).values()}
+    assert len(notes) == 1 and "(archived)" in notes.pop()

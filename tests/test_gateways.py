@@ -226,15 +226,52 @@ def test_segments_are_counted_for_long_texts(gateway: GatewayFactory) -> None:
 
 
 @pytest.mark.parametrize(("provider", "code"), [("twilio", "20003"), ("plivo", "401"), ("vonage", "4")])
-def test_wrong_credentials_are_permanent_and_nothing_is_recorded(
+def test_wrong_credentials_are_account_wide_and_nothing_is_recorded(
     sim: ProviderSimulator, gateway: GatewayFactory, provider: str, code: str
 ) -> None:
     result = gateway(provider, secret="wrong-secret").send(msg("k"))
 
-    assert result.outcome is Outcome.PERMANENT
+    assert result.outcome is Outcome.ACCOUNT  # held, not failed: the account is wrong, not the message
     assert result.classification.code == code
     assert result.provider_message_id is None
     assert sim.received() == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "state", "code"),
+    [
+        ("twilio", "suspended", "20005"), ("twilio", "sender_not_allowed", "21606"),
+        ("plivo", "suspended", "403"), ("plivo", "no_credit", "402"), ("plivo", "sender_not_allowed", "400"),
+        ("vonage", "suspended", "8"), ("vonage", "no_credit", "9"), ("vonage", "sender_not_allowed", "15"),
+    ],
+)
+def test_an_account_the_provider_refuses_is_account_wide(
+    sim: ProviderSimulator, gateway: GatewayFactory, provider: str, state: str, code: str
+) -> None:
+    sim.set_account_state(CREDENTIALS[provider][0], state)
+    result = gateway(provider).send(msg("k"))
+    assert (result.outcome, result.classification.code) == (Outcome.ACCOUNT, code)
+    assert sim.received() == []
+
+
+@pytest.mark.parametrize("provider", ["twilio", "plivo", "vonage"])
+def test_the_test_call_tells_a_working_account_from_a_refused_one(
+    sim: ProviderSimulator, provider: str
+) -> None:
+    """The test call (an account resource, nothing sent) is what resumes a failing account."""
+    account_id = CREDENTIALS[provider][0]
+    with build_gateway(make_account(sim.url, provider)) as working:
+        assert working.check().outcome is Outcome.SENT
+    with build_gateway(make_account(sim.url, provider, secret="wrong-secret")) as wrong:
+        assert wrong.check().outcome is Outcome.ACCOUNT
+    for state in ("suspended", "no_credit"):
+        sim.set_account_state(account_id, state)
+        with build_gateway(make_account(sim.url, provider)) as refused:
+            verdict = refused.check()
+        assert verdict.outcome is Outcome.ACCOUNT, (state, verdict)
+    assert sim.checks[account_id] == 4 and sim.received() == []
+    with build_gateway(make_account(sim.url, "console")) as sandbox:
+        assert sandbox.check().outcome is Outcome.SENT
 
 
 @pytest.mark.parametrize(("provider", "code"), [("twilio", "21211"), ("plivo", "400"), ("vonage", "3")])

@@ -28,7 +28,7 @@ from sync_service.webhook_role import build_webhook_app
 
 TWILIO_SID, TWILIO_TOKEN = "AC00000000000000000000000000000001", "twilio-sim-token"
 VONAGE_KEY, VONAGE_SECRET, VONAGE_SIG = "vonagesimkey", "vonage-sim-secret", "vonage-signature-secret-1"
-SHORT_CODE = "+33700000001"
+SHORT_CODE = "+33757000001"  # the shop's sending number (a valid French mobile range)
 _SESSION = random.Random().randrange(100, 1000)  # reruns on the same database get new numbers
 _numbers = itertools.count(1)
 
@@ -265,6 +265,62 @@ def test_free_text_reply_lands_on_the_chatter(
     [inbound] = client.call("sms.inbound.message", "search_read", [("number", "=", number)],
                             fields=["action", "result"])
     assert (inbound["action"], inbound["result"]) == ("none", "received")
+
+
+@pytest.fixture
+def french(client: OdooClient) -> None:
+    """French active in Odoo, as in a French shop (contacts can speak it). It stays active: Odoo refuses to
+    deactivate a language contacts use."""
+    ids = client.call("res.lang", "search", [("code", "=", "fr_FR"), ("active", "in", [True, False])])
+    client.call("res.lang", "write", ids, {"active": True})
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "lang", "confirmation"),
+    [
+        ("twilio", "stop all", "en_US", "you are unsubscribed"),
+        ("vonage", "arrêtez", "fr_FR", "vous avez été désinscrit(e)"),
+        ("twilio", "Arrêtez les SMS svp", "fr_FR", "vous avez été désinscrit(e)"),
+        ("vonage", "please stop texting me", "en_US", "you are unsubscribed"),
+        ("twilio", "Unsubscribe me", "fr_FR", "vous avez été désinscrit(e)"),
+    ],
+)
+def test_an_opt_out_in_plain_words_opts_out_with_the_confirmation_in_the_contact_language(
+    client: OdooClient, sim: ProviderSimulator, server: LiveServer, store: Store, applier: InboxApplier,
+    french: None, provider: str, body: str, lang: str, confirmation: str,
+) -> None:
+    number = fresh_number()
+    partner_id = make_contact(client, number)
+    client.call("res.partner", "write", [partner_id], {"lang": lang})
+
+    assert reply(sim, server, provider, number, body).status_code == 200
+    drain(applier, store)
+
+    assert consent_state(client, partner_id) == "opted_out"
+    assert blacklisted(client, number)
+    assert log_events(client, partner_id) == ["opt_in:agent", "opt_out:keyword"]
+    [inbound] = client.call("sms.inbound.message", "search_read", [("number", "=", number)],
+                            fields=["action", "result", "body"])
+    assert (inbound["action"], inbound["result"], inbound["body"]) == ("opt_out", "opted_out", body)
+    [confirmation_sms] = client.call("sms.sms", "search_read",
+                                     [("number", "=", number), ("sms_kind", "=", "consent")], fields=["body"])
+    assert confirmation in confirmation_sms["body"]
+
+
+def test_a_possible_opt_out_waits_in_the_review_list(
+    client: OdooClient, sim: ProviderSimulator, server: LiveServer, store: Store, applier: InboxApplier
+) -> None:
+    number = fresh_number()
+    partner_id = make_contact(client, number)
+    reply(sim, server, "vonage", number, "I want to cancel my order")
+    drain(applier, store)
+
+    assert consent_state(client, partner_id) == "opted_in"
+    [inbound] = client.call("sms.inbound.message", "search_read", [("number", "=", number)],
+                            fields=["action", "result", "review_state"])
+    assert (inbound["action"], inbound["review_state"]) == ("review", "to_review")
+    replies = [("number", "=", number), ("sms_kind", "=", "consent")]
+    assert client.call("sms.sms", "search_count", replies) == 0
 
 
 def test_forged_signature_is_refused_and_nothing_reaches_odoo(

@@ -19,6 +19,7 @@ import requests
 
 from sync_service.core.errors import Outcome
 from sync_service.core.signatures import (
+    verify_plivo_v2,
     verify_plivo_v3,
     verify_twilio,
     verify_vonage,
@@ -171,6 +172,35 @@ def test_plivo_status_callbacks_are_signed_v3(sim: ProviderSimulator, receiver: 
         signature = hit.headers["X-Plivo-Signature-V3"]
         assert verify_plivo_v3(PLIVO[1], receiver.url + hit.path, nonce, hit.params, signature)
         assert not verify_plivo_v3(PLIVO[1], receiver.url + "/elsewhere", nonce, hit.params, signature)
+
+
+@pytest.mark.parametrize("version", ["v2", "ma-v2", "ma-v3"])
+def test_plivo_callbacks_can_carry_v2_or_main_account_signatures_only(
+    sim: ProviderSimulator, receiver: Receiver, version: str
+) -> None:
+    sim.configure_callbacks(plivo_signature=version)
+    send(sim, "plivo", f"sms-{version}", callback=f"{receiver.url}/webhooks/plivo/status?key=k1")
+    hits = receiver.take(3)
+    prefix = "X-Plivo-Signature-Ma-" if version.startswith("ma-") else "X-Plivo-Signature-"
+    for hit in hits:
+        url = receiver.url + hit.path
+        if version.endswith("v2"):
+            nonce = hit.headers["X-Plivo-Signature-V2-Nonce"]
+            assert verify_plivo_v2(PLIVO[1], url, nonce, hit.headers[prefix + "V2"])
+            assert "X-Plivo-Signature-V3" not in hit.headers
+        else:
+            nonce = hit.headers["X-Plivo-Signature-V3-Nonce"]
+            assert verify_plivo_v3(PLIVO[1], url, nonce, hit.params, hit.headers[prefix + "V3"])
+            assert "X-Plivo-Signature-V3" not in hit.headers
+    with pytest.raises(ValueError, match="plivo_signature"):
+        sim.configure_callbacks(plivo_signature="v4")
+
+
+def test_vonage_opted_out_recipient_fails_with_err_code_9(sim: ProviderSimulator, receiver: Receiver) -> None:
+    """Vonage accepts the send, then its receipt says failed with err-code 9: the recipient opted out."""
+    send(sim, "vonage", "sms-9", to=OPTED_OUT, callback=f"{receiver.url}/status")
+    [hit] = receiver.take(1)
+    assert (hit.params["status"], hit.params["err-code"]) == ("failed", "9")
 
 
 def test_plivo_opted_out_recipient_fails_with_error_200(sim: ProviderSimulator, receiver: Receiver) -> None:

@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import event
 
 from live_server import LiveServer
-from sync_service.core.signatures import plivo_v3_signature, twilio_signature, vonage_sig
+from sync_service.core.signatures import plivo_v2_signature, plivo_v3_signature, twilio_signature, vonage_sig
 from sync_service.store import Store
 from sync_service.webhook_role import signing_from_accounts
 from sync_service.webhooks import SigningConfig, create_app
@@ -361,14 +361,87 @@ def test_vonage_form_status_and_json_inbound(server: LiveServer, store: Store) -
     assert inbound_event.payload["body"] == "AIDE"
 
 
-def test_vonage_stale_or_forged_is_refused(server: LiveServer, store: Store) -> None:
-    stale = _vonage_signed({"messageId": "0B1", "status": "delivered"}, timestamp=NOW - 3600)
-    response = requests.post(server.url + "/webhooks/vonage/status", data=stale, timeout=10)
-    assert response.status_code == 403
-    assert "timestamp" in response.json()["error"]
+def test_vonage_forged_is_refused(server: LiveServer, store: Store) -> None:
     forged = {**_vonage_signed({"messageId": "0B2", "status": "delivered"}), "status": "failed"}
     assert requests.post(server.url + "/webhooks/vonage/status", data=forged, timeout=10).status_code == 403
     assert store.backlog() == 0
+
+
+def test_vonage_receipt_retried_after_an_outage_is_stored_once(server: LiveServer, store: Store) -> None:
+    """A receipt Vonage retries hours later keeps its original signed timestamp: it is stored (no clock
+    window), and replaying it stores nothing more (idempotent by message id + status)."""
+    params = {"messageId": "0B1", "status": "delivered", "err-code": "0"}
+    late = _vonage_signed(params, timestamp=NOW - 6 * 3600)
+    first = requests.post(server.url + "/webhooks/vonage/status", data=late, timeout=10)
+    assert first.status_code == 200 and first.json()["status"] == "stored", first.text
+    again = requests.post(server.url + "/webhooks/vonage/status", data=late, timeout=10)
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert [event.dedup_key for event in _events(store)] == ["0B1:delivered"]
+
+
+def test_vonage_clock_window_when_configured(serve: ServerFactory, store: Store) -> None:
+    signing = SigningConfig(vonage_signature_secret=VONAGE_SECRET, vonage_signature_method="sha256",
+                            vonage_timestamp_tolerance=300.0)
+    server = serve(store, signing=signing)
+    stale = _vonage_signed({"messageId": "0B3", "status": "delivered"}, timestamp=NOW - 3600)
+    response = requests.post(server.url + "/webhooks/vonage/status", data=stale, timeout=10)
+    assert response.status_code == 403 and "timestamp" in response.json()["error"]
+
+
+def plivo_headers(kind: str, token: str, url: str, nonce: str, params: Mapping[str, str]) -> dict[str, str]:
+    """The headers of a Plivo webhook signed as ``kind``: v3, ma-v3, v2 or ma-v2."""
+    name = "X-Plivo-Signature-" + ("Ma-" if kind.startswith("ma-") else "")
+    if kind.endswith("v2"):
+        return {name + "V2": plivo_v2_signature(token, url, nonce), "X-Plivo-Signature-V2-Nonce": nonce}
+    return {name + "V3": plivo_v3_signature(token, url, nonce, params), "X-Plivo-Signature-V3-Nonce": nonce}
+
+
+@pytest.mark.parametrize("kind", ["v2", "ma-v2", "ma-v3"])
+def test_plivo_v2_and_main_account_signatures_are_stored(
+    server: LiveServer, store: Store, kind: str
+) -> None:
+    path = "/webhooks/plivo/status?key=sms-uuid-1"
+    params = {"MessageUUID": f"pl-{kind}", "Status": "delivered", "ErrorCode": "000"}
+    headers = plivo_headers(kind, PLIVO_TOKEN, PUBLIC + path, "83417309418471", params)
+    response = requests.post(server.url + path, data=params, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    [event] = _events(store)
+    assert event.dedup_key == f"pl-{kind}:delivered" and event.payload["key"] == "sms-uuid-1"
+
+
+@pytest.mark.parametrize("kind", ["v2", "ma-v2", "ma-v3", "v3"])
+def test_plivo_signatures_with_the_wrong_token_are_refused(
+    server: LiveServer, store: Store, kind: str
+) -> None:
+    path = "/webhooks/plivo/inbound"
+    params = {"MessageUUID": "pl-in-9", "From": "+15550002", "To": "+15550003", "Text": "STOP"}
+    headers = plivo_headers(kind, "not-the-token", PUBLIC + path, "5551", params)
+    assert requests.post(server.url + path, data=params, headers=headers, timeout=10).status_code == 403
+    assert store.backlog() == 0
+
+
+def test_plivo_v3_is_judged_alone_when_present(server: LiveServer, store: Store) -> None:
+    """A request carrying a bad V3 signature is refused even with a good V2 one: the stronger one decides."""
+    path = "/webhooks/plivo/status"
+    params = {"MessageUUID": "pl-both", "Status": "delivered"}
+    headers = {**plivo_headers("v2", PLIVO_TOKEN, PUBLIC + path, "777", params),
+               **plivo_headers("v3", "not-the-token", PUBLIC + path, "777", params)}
+    assert requests.post(server.url + path, data=params, headers=headers, timeout=10).status_code == 403
+    assert store.backlog() == 0
+
+
+def test_plivo_v2_signature_reused_on_other_contents_is_refused(server: LiveServer, store: Store) -> None:
+    """V2 signs neither the body nor the query: a captured V2 signature must not vouch for a forged body.
+    The genuine request, and Plivo's retry of it, are accepted; the same nonce with another body is not."""
+    path = "/webhooks/plivo/inbound"
+    genuine = {"MessageUUID": "pl-in-10", "From": "+15550002", "To": "+15550003", "Text": "Hello"}
+    headers = plivo_headers("v2", PLIVO_TOKEN, PUBLIC + path, "990011", genuine)
+    assert requests.post(server.url + path, data=genuine, headers=headers, timeout=10).status_code == 200
+    assert requests.post(server.url + path, data=genuine, headers=headers, timeout=10).status_code == 200
+    forged = {**genuine, "MessageUUID": "pl-in-11", "Text": "STOP"}
+    response = requests.post(server.url + path, data=forged, headers=headers, timeout=10)
+    assert response.status_code == 403 and "already used" in response.json()["error"]
+    assert [event.payload["body"] for event in _events(store)] == ["Hello"]
 
 
 def test_provider_without_secret_is_refused(serve: ServerFactory, store: Store) -> None:

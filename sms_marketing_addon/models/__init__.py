@@ -5,6 +5,7 @@ from . import res_company
 from . import res_partner
 from . import phone_blacklist
 from . import website
+from . import sms_provider_account_health
 from . import sms_provider_account
 from . import sms_provider_message
 from . import sms_compliance_policy
@@ -24,11 +25,13 @@ from . import sms_flow_message
 from . import sms_flow_report
 from . import sale_order
 from . import res_partner_sms_flow
+from . import res_partner_sms_lang
 from . import link_tracker
 from . import link_tracker_click
 from . import sms_sms_flow
 from . import sms_provider_message_flow
 from . import sms_marketing_api_flows
+from . import sms_marketing_api_inbound
 from . import res_lang
 from . import sms_sms_outbox
 from . import res_config_settings

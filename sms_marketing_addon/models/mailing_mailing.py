@@ -98,15 +98,15 @@ class MailingMailing(models.Model):
                 if not partner:
                     counts["no_consent"] += 1
                     continue
-                country, tz_name = Sms._sms_destination(number, partner, countries)
-                policy = Policy._for_destination(country, partner.state_id)
+                country, state, resolution = Sms._sms_destination(number, partner, countries)
+                policy = Policy._for_destination(country, state, now)
                 if policy.cap_count and len([t for t in recent.get(number, [])
                                              if t > now - timedelta(hours=policy.cap_hours)]) >= policy.cap_count:
                     counts["capped"] += 1
                     continue
-                key = (policy.id, tz_name)
+                key = (policy.id, resolution.zones)
                 if key not in window_open:
-                    window_open[key] = policy._next_allowed(now, tz_name) == now
+                    window_open[key] = policy._next_allowed(now, resolution.zones) == now
                 counts["now" if window_open[key] else "deferred"] += 1
             mailing.write({
                 "sms_preview_date": now, "sms_preview_total": len(numbers),

@@ -2,8 +2,8 @@ from odoo import api, fields, models
 
 
 class ResPartner(models.Model):
-    """Welcome flows start when a contact becomes opted in; every running flow of a contact stops when the
-    contact opts out."""
+    """Welcome flows start when a contact becomes opted in; every flow of a contact stops when the
+    contact opts out, and what the flows still have in the queue for the contact is cancelled."""
 
     _inherit = "res.partner"
 
@@ -38,6 +38,6 @@ class ResPartner(models.Model):
         partners = super()._sms_opt_out(source, **proof)
         if partners:
             self.env["sms.flow.enrollment"].sudo().search(
-                [("partner_id", "in", partners.ids), ("state", "=", "running")]
+                [("partner_id", "in", partners.ids), ("state", "in", ("running", "done"))]
             )._sms_flow_exit("opted_out")
         return partners

@@ -1,18 +1,9 @@
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools import recipient_zones
+
 WEEKDAY_FIELDS = ("day_mon", "day_tue", "day_wed", "day_thu", "day_fri", "day_sat", "day_sun")
-
-
-def _float_to_time(value):
-    hours = int(value)
-    minutes = int(round((value - hours) * 60))
-    if minutes == 60:
-        hours, minutes = hours + 1, 0
-    return time(min(hours, 23), minutes) if hours < 24 else time(23, 59)
 
 
 class SmsCompliancePolicy(models.Model):
@@ -26,12 +17,24 @@ class SmsCompliancePolicy(models.Model):
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10)
     country_id = fields.Many2one("res.country", help="Empty: the default policy for every other country.")
+    territory_ids = fields.Many2many(
+        "res.country", "sms_compliance_policy_territory_rel", "policy_id", "country_id", string="Also for",
+        help="Territories under this country's rules (e.g. the French overseas departments), each in its own "
+             "local time.",
+    )
     state_ids = fields.Many2many(
         "res.country.state", string="States",
-        help="Only for contacts in these states (an exception to the country's policy).",
+        help="Only for contacts in these states, or for numbers of their area codes when the contact has no "
+             "state (an exception to the country's policy).",
     )
+    date_from = fields.Date(string="In force from", help="Empty: since always.")
+    date_to = fields.Date(string="In force until", help="Empty: until further notice (this day included).")
+    rule_source = fields.Char(string="Legal source", help="The law or charter this rule comes from.")
     hour_start = fields.Float(string="Sending from", default=8.0, help="Local time of the recipient.")
     hour_end = fields.Float(string="Sending until", default=20.0, help="Local time of the recipient (excluded).")
+    sunday_hours = fields.Boolean(string="Other hours on Sunday")
+    sunday_hour_start = fields.Float(string="Sunday from", default=12.0)
+    sunday_hour_end = fields.Float(string="Sunday until", default=21.0)
     day_mon = fields.Boolean(string="Monday", default=True)
     day_tue = fields.Boolean(string="Tuesday", default=True)
     day_wed = fields.Boolean(string="Wednesday", default=True)
@@ -52,11 +55,18 @@ class SmsCompliancePolicy(models.Model):
         help="A number in the opt-out register receives no SMS at all but consent requests and keyword replies.",
     )
 
-    @api.constrains("hour_start", "hour_end")
+    @api.constrains("hour_start", "hour_end", "sunday_hours", "sunday_hour_start", "sunday_hour_end")
     def _check_hours(self):
         for policy in self:
-            if not 0 <= policy.hour_start < policy.hour_end <= 24:
+            if not 0 <= policy.hour_start < policy.hour_end <= 24 or (
+                    policy.sunday_hours and not 0 <= policy.sunday_hour_start < policy.sunday_hour_end <= 24):
                 raise ValidationError(_("Sending hours must satisfy 0 ≤ from < until ≤ 24 (%s).", policy.name))
+
+    @api.constrains("date_from", "date_to")
+    def _check_dates(self):
+        for policy in self:
+            if policy.date_from and policy.date_to and policy.date_to < policy.date_from:
+                raise ValidationError(_("Policy %s ends before it starts.", policy.name))
 
     @api.constrains(*WEEKDAY_FIELDS)
     def _check_days(self):
@@ -71,14 +81,24 @@ class SmsCompliancePolicy(models.Model):
                 raise ValidationError(_("The frequency cap cannot be negative."))
 
     @api.model
-    def _for_destination(self, country, state=None):
-        """The policy for a country (and state): state exception, else the country's, else the default."""
-        policies = self.sudo().search([("country_id", "in", [country.id if country else False, False])])
+    def _for_destination(self, country, state=None, when=None, policies=None):
+        """The policy in force on `when` (a date or naive UTC datetime; default today) for a country or one of
+        its territories (and state): the state's exception, else the country's, else the default. `policies`
+        (every policy, as searched) saves the search when a batch looks up many destinations."""
+        day = (when.date() if hasattr(when, "date") else when) or fields.Date.context_today(self)
+        if policies is None:
+            policies = self.sudo().search([
+                "|", ("country_id", "in", [country.id if country else False, False]),
+                ("territory_ids", "in", country.ids),
+            ])
+        policies = policies.filtered(lambda p: (not p.date_from or p.date_from <= day)
+                                     and (not p.date_to or day <= p.date_to))
+        own = policies.filtered(lambda p: p.country_id and (p.country_id == country or country in p.territory_ids))
         if state:
-            for policy in policies:
-                if policy.country_id == country and state in policy.state_ids:
+            for policy in own:
+                if state in policy.state_ids:
                     return policy
-        return (policies.filtered(lambda p: p.country_id == country and not p.state_ids)[:1]
+        return (own.filtered(lambda p: not p.state_ids)[:1]
                 or policies.filtered(lambda p: not p.country_id)[:1]
                 or self.new({"name": "Built-in"}))
 
@@ -86,26 +106,26 @@ class SmsCompliancePolicy(models.Model):
         self.ensure_one()
         return {index for index, fname in enumerate(WEEKDAY_FIELDS) if self[fname]}
 
-    def _next_allowed(self, now_utc, tz_name):
-        """The first moment at or after `now_utc` (naive UTC) inside the sending window in `tz_name`,
-        as naive UTC; `now_utc` itself when it is allowed. Never more than 15 days ahead."""
+    def _window(self, zone):
+        """The policy's weekly window in `zone`, with the holidays that apply there."""
         self.ensure_one()
-        tz = ZoneInfo(tz_name)
-        local_now = now_utc.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
-        start, end = _float_to_time(self.hour_start), _float_to_time(self.hour_end)
         weekdays = self._allowed_weekdays()
-        holidays = set(self.holiday_ids.mapped("date"))
-        for offset in range(16):
-            day = local_now.date() + timedelta(days=offset)
-            if day.weekday() not in weekdays or day in holidays:
-                continue
-            opens = datetime.combine(day, start, tzinfo=tz)
-            closes = datetime.combine(day, end, tzinfo=tz) if self.hour_end < 24 else (
-                datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=tz))
-            candidate = max(local_now, opens)
-            if candidate < closes:
-                return candidate.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-        return None
+        hours = [(self.hour_start, self.hour_end) if day in weekdays else None for day in range(7)]
+        if self.sunday_hours and 6 in weekdays:
+            hours[6] = (self.sunday_hour_start, self.sunday_hour_end)
+        holidays = frozenset(
+            holiday.date for holiday in self.holiday_ids
+            if not holiday.country_id or zone in recipient_zones.country_zones(holiday.country_id.code)
+        )
+        return recipient_zones.Window(tuple(hours), holidays)
+
+    def _next_allowed(self, now_utc, zones):
+        """The first moment at or after `now_utc` (naive UTC) inside the sending window in every one of `zones`
+        (a zone name or several), as naive UTC; `now_utc` itself when it is allowed; None if there is no such
+        moment within 16 days."""
+        self.ensure_one()
+        zones = (zones,) if isinstance(zones, str) else tuple(zones)
+        return recipient_zones.next_allowed_all(now_utc, {zone: self._window(zone) for zone in zones})
 
 
 class SmsComplianceHoliday(models.Model):
@@ -116,3 +136,8 @@ class SmsComplianceHoliday(models.Model):
     policy_id = fields.Many2one("sms.compliance.policy", required=True, ondelete="cascade")
     date = fields.Date(required=True)
     name = fields.Char(required=True, translate=True)
+    country_id = fields.Many2one(
+        "res.country", string="Only in",
+        help="A holiday of one territory only (e.g. an abolition-of-slavery day overseas); empty: everywhere "
+             "the policy applies.",
+    )

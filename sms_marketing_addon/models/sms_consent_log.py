@@ -21,6 +21,7 @@ CONSENT_SOURCES = [
     ("import", "Import"),
     ("agent", "Agent"),
     ("api", "API"),
+    ("provider", "SMS provider"),
     ("odoo", "Odoo blacklist"),
     ("system", "System"),
 ]

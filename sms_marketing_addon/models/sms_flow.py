@@ -217,6 +217,15 @@ class SmsFlow(models.Model):
             flow.campaign_id = Campaign.create({"title": _("SMS flow: %s", flow.name), "is_auto_campaign": True})
         return flows
 
+    def write(self, vals):
+        archived = self.filtered("active") if "active" in vals and not vals["active"] else self.browse()
+        res = super().write(vals)
+        if archived:
+            self.env["sms.flow.enrollment"].sudo().search(
+                [("flow_id", "in", archived.ids), ("state", "in", ("running", "done"))]
+            )._sms_flow_exit("flow_inactive")
+        return res
+
     def _sms_flow_steps(self):
         """Active steps in sending order (delay, then sequence)."""
         self.ensure_one()

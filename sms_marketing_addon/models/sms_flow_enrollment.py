@@ -131,25 +131,51 @@ class SmsFlowEnrollment(models.Model):
 
     # ------------------------------------------------------------------ state changes
     def _sms_flow_exit(self, reason, now=None):
-        """Running enrollments leave their flow (an opt-out is attributed to the last message sent)."""
+        """Running enrollments leave their flow (an opt-out is attributed to the last message sent); whatever
+        these enrollments still have in the queue is cancelled, also when all their steps were queued ("All
+        steps sent"): such an enrollment then exits too."""
+        now = now or self.env.cr.now()
         running = self.filtered(lambda e: e.state == "running")
-        if not running:
-            return running
-        running.write({"state": "exited", "exit_reason": reason, "date_exit": now or self.env.cr.now(),
-                       "date_next_step": False})
+        pending = self.filtered(lambda e: e.state == "done")._sms_flow_queued_messages().enrollment_id
+        exiting = running | pending
+        if not exiting:
+            return exiting
+        exiting.write({"state": "exited", "exit_reason": reason, "date_exit": now, "date_next_step": False})
         if reason == "opted_out":
-            for enrollment in running:
+            for enrollment in exiting:
                 last = enrollment.message_ids.sorted("id")[-1:]
                 if last:
                     enrollment.optout_message_id = last
-        return running
+        exiting._sms_flow_cancel_queued(reason, now)
+        return exiting
+
+    def _sms_flow_queued_messages(self):
+        """Messages of these enrollments not sent yet (being prepared or queued)."""
+        if not self:
+            return self.env["sms.flow.message"]
+        return self.env["sms.flow.message"].sudo().search(
+            [("enrollment_id", "in", self.ids), ("state", "in", ("draft", "queued"))])
+
+    def _sms_flow_cancel_queued(self, reason, now=None):
+        """Cancel the SMS these enrollments have in the queue, because their flow exited for `reason`."""
+        messages = self._sms_flow_queued_messages()
+        if not messages:
+            return messages
+        sms = self.env["sms.sms"].sudo().search(
+            [("uuid", "in", [m.sms_uuid for m in messages if m.sms_uuid]), ("state", "=", "outgoing")])
+        sms._sms_flow_cancel(reason, now)
+        # Messages whose SMS is gone (or never created) are cancelled as well.
+        messages.filtered(lambda m: m.state in ("draft", "queued")).write(
+            {"state": "canceled", "failure_type": "sms_flow_exit", "exit_reason": reason})
+        return messages
 
     @api.model
     def _sms_flow_exit_orders(self, orders, reason, now=None):
+        """Enrollments of these orders leave their flow: running ones, and finished ones with SMS still queued."""
         if not orders:
             return self.browse()
-        return self.sudo().search([("order_id", "in", orders.ids), ("state", "=", "running")])._sms_flow_exit(
-            reason, now)
+        return self.sudo().search(
+            [("order_id", "in", orders.ids), ("state", "in", ("running", "done"))])._sms_flow_exit(reason, now)
 
     @api.model
     def _sms_flow_create_safely(self, values):

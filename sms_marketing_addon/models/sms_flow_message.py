@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from .sms_flow_enrollment import EXIT_REASONS
+
 MESSAGE_STATES = [
     ("draft", "Being prepared"),
     ("queued", "Queued"),
@@ -31,6 +33,10 @@ class SmsFlowMessage(models.Model):
     body = fields.Text(readonly=True)
     state = fields.Selection(MESSAGE_STATES, default="draft", required=True, index=True)
     failure_type = fields.Char(string="Failure", readonly=True)
+    exit_reason = fields.Selection(
+        EXIT_REASONS, string="Canceled because", readonly=True,
+        help="The flow's exit condition that held before this message left (it was then cancelled).",
+    )
     sms_uuid = fields.Char(string="SMS uuid", index="btree_not_null", readonly=True, copy=False)
     date_queued = fields.Datetime(readonly=True)
     date_sent = fields.Datetime(readonly=True)
@@ -86,7 +92,12 @@ class SmsFlowMessage(models.Model):
             })
         template = step.template_id.sudo().with_context(
             sms_flow_link=tracker.short_url, sms_flow_coupon_code=coupon.code or "")
-        body = template._render_field("body", record.ids, compute_lang=True)[record.id]
+        # One language per SMS: the recipient's (contact's, else the cart's website's, else the company's); the
+        # gate adds the footer in the same language.
+        lang = self.env["res.partner"]._sms_recipient_lang(
+            enrollment.partner_id, company=enrollment.company_id or None,
+            website=enrollment.order_id.website_id or None)
+        body = template._render_field("body", record.ids, set_lang=lang)[record.id]
         media_url = self._sms_flow_media_url() if step.mms_image else False
         sms = self.env["sms.sms"].sudo().create({
             "number": self.number, "partner_id": self.partner_id.id, "body": body, "sms_kind": "marketing",
@@ -104,6 +115,24 @@ class SmsFlowMessage(models.Model):
         if not product or not product.image_128:
             return False
         return f"{order.get_base_url()}/web/image/product.product/{product.id}/image_512"
+
+    # ------------------------------------------------------------------ exits
+    def _sms_flow_exit_reason(self):
+        """Why this message must not leave now (an EXIT_REASONS key), or False: its enrollment exited, its flow
+        is archived, its cart is no longer an open cart (confirmed, cancelled, emptied...), its contact may not
+        receive marketing SMS (opted out...). Checked at claim time, however long it waited in the queue."""
+        self.ensure_one()
+        enrollment = self.enrollment_id
+        if enrollment.state == "exited" and enrollment.exit_reason:
+            return enrollment.exit_reason
+        if not self.flow_id.active:
+            return "flow_inactive"
+        order = enrollment.order_id
+        if order:
+            reason = order._sms_flow_cart_reason()
+            if reason:
+                return reason if reason in dict(EXIT_REASONS) else "not_draft"
+        return self.env["sms.flow.enrollment"]._sms_flow_contact_reason(self.partner_id or enrollment.partner_id)
 
     # ------------------------------------------------------------------ outcome of the SMS
     @api.model

@@ -3,7 +3,7 @@ import unicodedata
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .sms_inbound_message import INBOUND_ACTIONS
+from .sms_inbound_message import INBOUND_ACTIONS, NON_KEYWORD_ACTIONS
 
 
 def normalize_keyword(text):
@@ -19,8 +19,13 @@ class SmsKeyword(models.Model):
     _description = "SMS Inbound Keyword"
     _order = "action, word"
 
-    word = fields.Char(required=True, help="Matched against the whole message, case and accents ignored.")
-    action = fields.Selection([a for a in INBOUND_ACTIONS if a[0] != "none"], required=True)
+    word = fields.Char(
+        required=True,
+        help="Matched against the whole message, case and accents ignored. Opt-out words also count anywhere in "
+        "a short reply; the per-se words (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE, ARRET...) "
+        "always do, even when not listed here.",
+    )
+    action = fields.Selection([a for a in INBOUND_ACTIONS if a[0] not in NON_KEYWORD_ACTIONS], required=True)
     active = fields.Boolean(default=True)
 
     _sql_constraints = [("word_unique", "unique (word)", "This keyword already exists.")]
@@ -45,7 +50,7 @@ class SmsKeyword(models.Model):
 
     @api.model
     def _as_mapping(self):
-        mapping = {action: [] for action, _label in INBOUND_ACTIONS if action != "none"}
+        mapping = {action: [] for action, _label in INBOUND_ACTIONS if action not in NON_KEYWORD_ACTIONS}
         for keyword in self.search([]):
             mapping[keyword.action].append(keyword.word)
         return mapping

@@ -111,8 +111,7 @@ class SmsMarketingApi(models.AbstractModel):
         if action in REPLY_KEY and (action != "confirm" or result == "confirmed"):
             anchor = (affected or partners)[:1]
             company = anchor.company_id or self.env.company
-            lang = anchor.lang or ("fr_FR" if e164.startswith("+33") else None)
-            lang = lang if lang and self.env["res.lang"]._get_data(code=lang) else None
+            lang = self._sms_reply_lang(anchor, e164)
             reply = company._sms_text(REPLY_KEY[action], lang)
         if reply:
             self.env["sms.sms"].sudo().create({
@@ -159,7 +158,10 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     def get_provider_accounts(self):
         """Active gateway accounts with their credentials, for the sync service."""
         self._check_service()
-        return [account._as_service_dict() for account in self.env["sms.provider.account"].sudo().search([])]
+        accounts = self.env["sms.provider.account"].sudo().search([])
+        failing = accounts._failing_accounts()
+        return [dict(account._as_service_dict(), health_version=account._health_version(),
+                     failing=account in failing) for account in accounts]
 
     @api.model
     def get_keywords(self):
@@ -183,15 +185,24 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         Sms = self.env["sms.sms"].sudo()
         Sms.flush_model()
         now = self.env.cr.now().replace(tzinfo=None)
+        Account = self.env["sms.provider.account"]
+        accounts = Account.sudo().search([])  # routed in Python: one search per claim, not one per SMS
+        # Failing accounts hold their SMS (not even looked at), until they have failed for longer than the failover
+        # delay: then their SMS move to the next account serving their destination, as those of archived ones.
+        failing = accounts._failing_accounts()
+        working = accounts - failing
+        moving = failing._failover_ready(now) if working else Account.browse()
+        held_accounts = failing - moving
         rows = self.env.execute_query(SQL(
             """SELECT id FROM sms_sms
                 WHERE state = 'outgoing' AND to_delete IS NOT TRUE
                   AND (sms_defer_until IS NULL OR sms_defer_until <= %(now)s)
                   AND (sms_claim_expires IS NULL OR sms_claim_expires < %(now)s)
+                  AND (sms_account_id IS NULL OR NOT sms_account_id = ANY(%(held)s))
                 ORDER BY id
                 LIMIT %(limit)s
                 FOR UPDATE SKIP LOCKED""",
-            now=now, limit=limit,
+            now=now, limit=limit, held=held_accounts.ids or [0],
         ))
         candidates = Sms.browse([row[0] for row in rows])
         to_send, deferred, canceled = candidates._sms_gate(now)
@@ -200,14 +211,32 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         if missing_number:
             missing_number._sms_cancel("sms_number_missing")
             to_send -= missing_number
-        Account = self.env["sms.provider.account"]
-        accounts = Account.sudo().search([])  # routed in Python: one search per claim, not one per SMS
-        by_account = {}
+        by_account, moved = {}, {}
         for sms in to_send:
-            account = sms.sms_account_id or Account._route(sms.number, accounts)
+            current = sms.sms_account_id
+            if current and current in accounts and current not in moving:
+                account = current
+            elif current:  # archived, deleted or failing for too long: the next account serving the destination
+                account = Account._serving(sms.number, working) or (
+                    Account._route(sms.number, accounts - moving) if current not in accounts else current)
+                if account and account != current:
+                    moved.setdefault((current, account), Sms.browse())
+                    moved[(current, account)] |= sms
+            else:
+                account = Account._route(sms.number, accounts - moving)
             by_account.setdefault(account, Sms.browse())
             by_account[account] |= sms
+        for (old, new), records in moved.items():
+            why = _("failing since %s", old._health()[:1].failing_since) if old in moving else _("archived")
+            records.write({"sms_last_error": _("Moved from gateway account %(old)s (%(why)s) to %(new)s",
+                                               old=old.sudo().name, why=why, new=new.name)})
+            _logger.info("%d SMS moved from gateway account %s (%s) to %s", len(records), old.id, why, new.id)
         for account, records in by_account.items():
+            if account in failing:  # routed just now to a failing account: held with it
+                records.write({"sms_account_id": account.id, "sms_defer_until": False,
+                               "sms_defer_reason": account._held_reason()})
+                to_send -= records
+                continue
             records.write({"sms_claim_worker": worker_id, "sms_claim_expires": expires,
                            "sms_account_id": account.id, "sms_defer_until": False, "sms_defer_reason": False})
         messages = [{
@@ -234,9 +263,13 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     def report_results(self, worker_id, results):
         """Record what the gateways answered, in one call per batch.
 
-        Each result: {key, outcome: 'sent'|'failed'|'opted_out'|'retry', provider_message_id, error_code,
-        reason, retry_after (seconds), segments, number_rejected (bool)}. Idempotent: a key already reported
-        as sent is not reported twice. Returns {updated, unknown: [keys]}.
+        Each result: {key, outcome: 'sent'|'failed'|'opted_out'|'retry'|'held', provider_message_id,
+        error_code, reason, retry_after (seconds), segments, number_rejected (bool), account_version}.
+        'held': the provider refused the ACCOUNT (credentials, suspended, credit, sender): the SMS stays
+        queued and the account is marked failing for the settings `account_version` names (the
+        `health_version` of `get_provider_accounts`), so that its SMS are held until a test call succeeds
+        (`report_account_health`) or its settings change. Idempotent: a key already reported as sent is not
+        reported twice. Returns {updated, unknown: [keys]}.
         """
         self._check_service()
         by_key = {r.get("key"): r for r in results if r.get("key")}
@@ -248,6 +281,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         updated = 0
         sent_sms = Sms.browse()
         accepted = []
+        succeeded, errors = set(), {}  # account health: accounts that sent, {account: (reason, failing version)}
+        held_sms = Sms.browse()
         for sms in all_sms:
             result = by_key[sms.uuid]
             outcome = result.get("outcome")
@@ -258,11 +293,29 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                         sms, result.get("provider_message_id") or False, int(result.get("segments") or 1), now))
                 if sms.state in ("outgoing", "process"):
                     sent_sms |= sms
+                succeeded.add(sms.sms_account_id)
             elif sms.uuid in already:
                 # A provider already accepted this SMS: a late failure or retry report must not undo that.
                 pass
+            elif outcome == "held":
+                account = sms.sms_account_id
+                reason = "%s %s" % (result.get("error_code") or "", result.get("reason") or "")
+                reason = reason.strip() or _("the provider refused the account")
+                current = account and result.get("account_version") == account._health_version()
+                if account and (current or not result.get("account_version")):
+                    errors[account] = (reason, account._health_version())
+                    held = {"sms_defer_until": False}
+                    held_sms |= sms
+                else:  # seen with settings changed since: try again soon with the new ones
+                    held = {"sms_defer_until": now + timedelta(seconds=float(result.get("retry_after") or 30)),
+                            "sms_defer_reason": _("provider: %s", reason)}
+                sms.write({"sms_claim_worker": False, "sms_claim_expires": False, "sms_last_error": reason,
+                           **held})
             elif outcome == "retry":
                 delay = float(result.get("retry_after") or 30)
+                if result.get("error_code") not in (None, False, "interrupted", "no_account") and sms.sms_account_id:
+                    errors.setdefault(sms.sms_account_id, (
+                        "%s %s" % (result.get("error_code"), result.get("reason") or ""), None))
                 sms.write({
                     "sms_claim_worker": False, "sms_claim_expires": False, "sms_attempts": sms.sms_attempts + 1,
                     "sms_defer_until": now + timedelta(seconds=max(1.0, delay)),
@@ -284,6 +337,10 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             else:
                 raise UserError(_("Unknown outcome %(outcome)r for SMS %(key)s", outcome=outcome, key=sms.uuid))
             updated += 1
+        self._record_account_health(succeeded, errors, now.replace(tzinfo=None))
+        for account in held_sms.sms_account_id:
+            held_sms.filtered(lambda sms, a=account: sms.sms_account_id == a).write(
+                {"sms_defer_reason": account._held_reason()})
         if accepted:
             ProviderMessage.create(accepted)
         if sent_sms:
@@ -293,13 +350,66 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         (all_sms.mail_message_id)._notify_message_notification_update()
         return {"updated": updated, "unknown": sorted(set(by_key) - set(all_sms.mapped("uuid")) - already)}
 
+    def _record_account_health(self, succeeded, errors, now):
+        """Health of the accounts a report or a test call heard from (sudo: nobody else writes it)."""
+        Health = self.env["sms.provider.account.health"].sudo()
+        accounts = self.env["sms.provider.account"].sudo().browse(
+            {account.id for account in succeeded if account} | {account.id for account in errors})
+        if not accounts:
+            return
+        rows = {health.account_id: health for health in Health._of(accounts)}
+        for account in succeeded:
+            if account and account not in errors:
+                rows[account]._record_success(now)
+        for account, (reason, failing_version) in errors.items():
+            was_failing = rows[account].failing_since and rows[account].failing_version == failing_version
+            rows[account]._record_error(now, reason.strip(), failing_version=failing_version)
+            if failing_version and not was_failing:
+                _logger.warning("gateway account %s (id %s) is failing, its SMS are held: %s",
+                                account.name, account.id, reason)
+                # SMS already routed to it and waiting: say why they wait.
+                waiting = self.env["sms.sms"].sudo().search([
+                    ("sms_account_id", "=", account.id), ("state", "=", "outgoing"),
+                    ("sms_claim_worker", "=", False)])
+                waiting.write({"sms_defer_reason": account._held_reason()})
+
+    @api.model
+    def report_account_health(self, results):
+        """What a test call of the sync service (a provider call that sends nothing) said about accounts:
+        [{account_id, account_version, ok (bool), error_code, reason, account_wide (bool)}]. A success ends a
+        "failing" state (its held SMS are offered again at the next claim). Returns {updated}."""
+        self._check_service()
+        Account = self.env["sms.provider.account"].sudo()
+        now = self.env.cr.now().replace(tzinfo=None)
+        succeeded, errors = set(), {}
+        for result in results:
+            account = Account.browse(int(result.get("account_id") or 0)).exists()
+            if not account:
+                continue
+            version = result.get("account_version")
+            if version and version != account._health_version():
+                continue  # tested with settings changed since: says nothing about the current ones
+            if result.get("ok"):
+                succeeded.add(account)
+            else:
+                reason = "%s %s" % (result.get("error_code") or "", result.get("reason") or "")
+                errors[account] = (reason.strip() or _("test call refused"),
+                                   account._health_version() if result.get("account_wide") else None)
+        if succeeded:
+            held = self.env["sms.sms"].sudo().search([
+                ("sms_account_id", "in", [account.id for account in succeeded]), ("state", "=", "outgoing"),
+                ("sms_claim_worker", "=", False), ("sms_defer_until", "=", False)])
+            held.write({"sms_defer_reason": False})
+        self._record_account_health(succeeded, errors, now)
+        return {"updated": len(succeeded) + len(errors)}
+
     def _opt_out_from_provider(self, number, result):
         partners = self.env["res.partner"].sudo().with_context(active_test=False).search([("sms_number", "=", number)])
         note = _("The gateway reports the number opted out (%s)", result.get("error_code") or "")
         if partners:
-            partners._sms_opt_out("api", note=note)
+            partners._sms_opt_out("provider", note=note)
         else:
-            self.env["sms.consent.log"]._log(partners, "opt_out", "api", number=number, note=note)
+            self.env["sms.consent.log"]._log(partners, "opt_out", "provider", number=number, note=note)
             self.env["phone.blacklist"].sudo().with_context(sms_marketing_no_sync=True)._add([number], message=note)
 
     def _flag_rejected_number(self, number, reason):
@@ -309,7 +419,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     @api.model
     def apply_delivery_statuses(self, events):
         """Delivery receipts: [{provider_message_id, status: 'sent'|'delivered'|'undelivered'|'failed',
-        error_code, number_invalid, key (the SMS uuid, when the gateway echoes it)}]. A final state is never
+        error_code, number_invalid, opted_out (the recipient opted out at the provider: recorded as an opt-out
+        whose source is the provider), key (the SMS uuid, when the gateway echoes it)}]. A final state is never
         downgraded. Returns {applied, ignored, unknown: [ids not known (yet)], invalid: [ids whose status is
         not one of the four]}."""
         self._check_service()
@@ -343,7 +454,9 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             elif status in ("undelivered", "failed"):
                 tracker._action_update_from_provider_error(
                     "invalid_destination" if event.get("number_invalid") else "not_delivered")
-                if event.get("number_invalid"):
+                if event.get("opted_out"):
+                    self._opt_out_from_provider(message.number, event)
+                elif event.get("number_invalid"):
                     self._flag_rejected_number(message.number, event.get("error_code") or "")
             applied += 1
         return {"applied": applied, "ignored": ignored, "unknown": unknown, "invalid": invalid}

@@ -88,6 +88,7 @@ class SmsProviderAccount(models.Model):
     rate (`MANAGER_WRITABLE_FIELDS`)."""
 
     _name = "sms.provider.account"
+    _inherit = ["sms.provider.account.health.mixin"]
     _description = "SMS Gateway Account"
     _order = "sequence, id"
 

@@ -1,11 +1,11 @@
 import logging
+import unicodedata
 from datetime import timedelta
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezone
-
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 from odoo.tools import SQL
+
+from ..tools import recipient_zones
 
 _logger = logging.getLogger(__name__)
 
@@ -14,6 +14,21 @@ SMS_KINDS = [
     ("transactional", "Transactional"),
     ("consent", "Consent request or keyword reply"),
 ]
+
+
+def _plain_words(text):
+    """Casefolded words without accents or punctuation: 'Répondez STOP !' -> 'repondez stop'."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in plain).split())
+
+
+def _carries_instruction(body, footer):
+    """Whether `body` already carries the opt-out instruction `footer` (case, accents, spacing and punctuation
+    ignored): "Reply STOP to opt out" is found in "... reply stop to opt-out.", "non-stop deals" is no
+    instruction."""
+    instruction = _plain_words(footer)
+    return bool(instruction) and f" {instruction} " in f" {_plain_words(body)} "
 
 
 class SmsSms(models.Model):
@@ -53,28 +68,40 @@ class SmsSms(models.Model):
     # ------------------------------------------------------------------ gate
     @api.model
     def _sms_destination(self, number, partner, countries=None):
-        """(country, time zone name) of a destination: the number's region and its time-zone data, else the
-        contact's tz, else the company's, else UTC. `countries` ({region code: country}) caches the look-ups
-        of one batch."""
+        """(country, state, resolution) of a destination: the number's country, the state whose rules apply
+        (the contact's, else the area code's) and the time zones the recipient may be in
+        (`tools.recipient_zones.resolve`). `countries` caches the look-ups of one batch."""
         countries = {} if countries is None else countries
-        country, tz_name = self.env["res.country"], None
-        try:
-            parsed = phonenumbers.parse(number, None)
-        except phonenumbers.NumberParseException:
-            parsed = None
-        if parsed:
-            region = phonenumbers.region_code_for_number(parsed)
-            if region:
-                if region not in countries:
-                    countries[region] = self.env["res.country"].sudo().search([("code", "=", region)], limit=1)
-                country = countries[region]
-            zones = [z for z in phone_timezone.time_zones_for_number(parsed) if "/" in z and z != "Etc/Unknown"]
-            if len(zones) == 1:
-                tz_name = zones[0]
-            elif zones:
-                tz_name = partner.tz if partner.tz in zones else zones[0]
-        tz_name = tz_name or partner.tz or self.env.company.partner_id.tz or "UTC"
-        return country, tz_name
+        resolution = recipient_zones.resolve(
+            number, partner.tz, partner.country_id.code, partner.state_id.code,
+            default_tz=self.env.company.partner_id.tz,
+        )
+        key = (resolution.region, resolution.state)
+        if key not in countries:
+            Country = self.env["res.country"].sudo()
+            if "by code" not in countries:  # one search per batch, not one per country
+                countries["by code"] = {c.code: c for c in Country.search([])}
+            country = countries["by code"].get(resolution.region, Country)
+            state = self.env["res.country.state"].sudo().search(
+                [("country_id", "=", country.id), ("code", "=", resolution.state)], limit=1,
+            ) if country and resolution.state else self.env["res.country.state"]
+            countries[key] = (country, state)
+        country, state = countries[key]
+        return country, state, resolution
+
+    @api.model
+    def _sms_hours_reason(self, policy, resolution):
+        """Why a marketing SMS waits for its sending hours, in the merchant's words: the rule and the zones."""
+        if resolution.source == recipient_zones.SOURCE_CONTACT:
+            why = _("time zone of the contact")
+        elif resolution.source == recipient_zones.SOURCE_STATE:
+            why = _("time zones of the number and of the contact's state")
+        elif resolution.source == recipient_zones.SOURCE_FALLBACK:
+            why = _("company's time zone")
+        else:
+            why = _("time zones of the number")
+        return _("Outside sending hours: %(policy)s, in %(zones)s (%(why)s)",
+                 policy=policy.name, zones=", ".join(resolution.zones), why=why)
 
     def _sms_gate(self, now):
         """Split these queued SMS into (to_send, deferred, canceled) by consent, opt-outs, sending hours and
@@ -89,11 +116,16 @@ class SmsSms(models.Model):
         recent = self._sms_recent_marketing_counts(numbers, now)
         Policy = self.env["sms.compliance.policy"]
         to_send, deferred, canceled = self.browse(), self.browse(), {}
-        planned, countries = {}, {}
+        planned, countries, policies, held = {}, {}, {}, {}
+        all_policies = Policy.sudo().search([])
+        ruled = set(all_policies.country_id.ids) | set(all_policies.territory_ids.ids)  # countries with own rules
         for sms in self:
             partner = sms.partner_id or consenting.get(sms.number) or Partner.browse()
-            country, tz_name = self._sms_destination(sms.number, partner, countries)
-            policy = Policy._for_destination(country, partner.state_id)
+            country, state, resolution = self._sms_destination(sms.number, partner, countries)
+            key = (country, state) if country.id in ruled else None
+            if key not in policies:
+                policies[key] = Policy._for_destination(country, state, now, all_policies)
+            policy = policies[key]
             if sms.sms_kind == "consent":
                 to_send |= sms
                 continue
@@ -108,9 +140,12 @@ class SmsSms(models.Model):
                 canceled.setdefault("sms_no_consent", self.browse())
                 canceled["sms_no_consent"] |= sms
                 continue
-            allowed_at = policy._next_allowed(now, tz_name)
+            allowed_at = policy._next_allowed(now, resolution.zones)
             if allowed_at is None or allowed_at > now:
-                sms._sms_defer(allowed_at or now + timedelta(days=1), f"outside sending hours ({tz_name})")
+                hold = (allowed_at or now + timedelta(days=1), policy, resolution.zones, resolution.source)
+                if hold not in held:
+                    held[hold] = (self._sms_hours_reason(policy, resolution), self.browse())
+                held[hold] = (held[hold][0], held[hold][1] | sms)
                 deferred |= sms
                 continue
             if policy.cap_count:
@@ -128,6 +163,8 @@ class SmsSms(models.Model):
             planned.setdefault(sms.number, []).append(now)
             sms._sms_decorate(policy, consenting[sms.number])
             to_send |= sms
+        for (until, *_rule), (reason, records) in held.items():
+            records._sms_defer(until, reason)
         for failure_type, records in canceled.items():
             records._sms_cancel(failure_type)
         return to_send, deferred, canceled
@@ -148,8 +185,12 @@ class SmsSms(models.Model):
         brand = company._sms_brand()
         if policy.brand_prefix and brand and not body.lstrip().lower().startswith(brand.lower()):
             body = f"{brand}: {body}"
-        footer = policy.with_context(lang=partner.lang or None).optout_footer
-        if footer and "stop" not in body.lower():
+        # One language per SMS: the footer in the recipient's language, as the body and the keyword replies.
+        lang = self.env["res.partner"]._sms_recipient_lang(partner, company=company)
+        footer = policy.with_context(lang=lang).optout_footer
+        # The mailing's own unsubscribe link ("STOP SMS: <link>", Odoo) is an opt-out instruction as well.
+        unsubscribe_link = bool(self.mailing_id) and f"/sms/{self.mailing_id.id}/" in body
+        if footer and not unsubscribe_link and not _carries_instruction(body, footer):
             body = f"{body}\n{footer}"
         if body != self.body:
             self.body = body

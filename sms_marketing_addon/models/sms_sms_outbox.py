@@ -17,7 +17,8 @@ class SmsSms(models.Model):
     sms_outbox_status = fields.Selection(
         OUTBOX_STATUSES, string="Outbox status", compute="_compute_sms_outbox_status",
         help="Queued: waits for the sync service. Held: the compliance gate or a provider answer put it off "
-        "until the date shown. Being sent: a sync service worker claimed it. Retrying: a provider refused it "
+        "until the date shown, or its gateway account is failing (the provider refuses the account) until the "
+        "account works again. Being sent: a sync service worker claimed it. Retrying: a provider refused it "
         "for a while; it goes again after the date shown.",
     )
 
@@ -37,9 +38,10 @@ class SmsSms(models.Model):
             else:
                 sms.sms_origin = kinds.get(sms.sms_kind) or ""
 
-    @api.depends("state", "sms_defer_until", "sms_claim_expires", "sms_last_error")
+    @api.depends("state", "sms_defer_until", "sms_claim_expires", "sms_last_error", "sms_account_id")
     def _compute_sms_outbox_status(self):
         now = fields.Datetime.now()
+        failing = self.sudo().sms_account_id._failing_accounts()  # their SMS are held until the account works
         for sms in self:
             if sms.state != "outgoing":
                 sms.sms_outbox_status = False
@@ -47,7 +49,7 @@ class SmsSms(models.Model):
                 sms.sms_outbox_status = "sending"
             elif sms.sms_defer_until and sms.sms_last_error and (sms.sms_defer_reason or "").startswith("provider"):
                 sms.sms_outbox_status = "retrying"
-            elif sms.sms_defer_until:
+            elif sms.sms_defer_until or sms.sudo().sms_account_id in failing:
                 sms.sms_outbox_status = "held"
             else:
                 sms.sms_outbox_status = "queued"

@@ -7,9 +7,12 @@ from . import test_mailing_queue
 from . import test_segments
 from . import test_tours
 from . import test_flows
+from . import test_flow_exits
+from . import test_optout_review
 from . import test_i18n_fr
 from . import test_access_rights
 from . import test_outbox_screen
 from . import test_settings
 from . import test_provider_account
+from . import test_provider_account_health
 from . import test_consent_log_immutable

@@ -88,7 +88,7 @@ class TestClaim(OutboxCase):
         message = first["messages"][0]
         self.assertEqual(message["number"], "+33612345678")
         self.assertTrue(message["body"].startswith("Maison Test: "), "brand prefix added")
-        self.assertTrue(message["body"].endswith("\nSTOP SMS"), "opt-out footer added")
+        self.assertTrue(message["body"].endswith("\nReply STOP SMS to opt out"), "opt-out footer added (English contact)")
         self.assertEqual(message["account_id"], self.env.ref("sms_marketing_addon.provider_account_console").id)
         self.assertEqual(self.claim("w2")["messages"], [], "never handed out twice while the claim holds")
         self.now += timedelta(seconds=121)
@@ -152,7 +152,7 @@ class TestSendingHours(OutboxCase):
 
     CASES = [
         # (mobile, country xmlid, state xmlid, tz, start, end, allowed weekdays, holidays)
-        ("06 12 34 56 78", "base.fr", None, "Europe/Paris", 8, 20, {0, 1, 2, 3, 4, 5}),
+        ("06 12 34 56 78", "base.fr", None, "Europe/Paris", 8, 21.5, {0, 1, 2, 3, 4, 5}),
         ("(212) 555-0123", "base.us", "base.state_us_27", "America/New_York", 8, 21, set(range(7))),
         ("(415) 555-0134", "base.us", "base.state_us_5", "America/Los_Angeles", 8, 21, set(range(7))),
         ("(305) 555-0145", "base.us", "base.state_us_10", "America/New_York", 8, 20, set(range(7))),
@@ -160,7 +160,8 @@ class TestSendingHours(OutboxCase):
 
     def test_gate_respects_local_hours_days_and_holidays(self):
         rng = random.Random(20261122)
-        fr_holidays = set(self.env.ref("sms_marketing_addon.policy_fr").holiday_ids.mapped("date"))
+        fr_holidays = set(self.env.ref("sms_marketing_addon.policy_fr").holiday_ids.filtered(
+            lambda h: not h.country_id).mapped("date"))
         checked = deferred_checked = 0
         for mobile, country, state, tz_name, start, end, weekdays in self.CASES:
             partner = self.consented(mobile, country=self.env.ref(country),
@@ -168,7 +169,8 @@ class TestSendingHours(OutboxCase):
             tz = ZoneInfo(tz_name)
             holidays = fr_holidays if country == "base.fr" else set()
             for _i in range(60):
-                now = datetime(2026, 1, 1) + timedelta(minutes=rng.randrange(0, 730 * 24 * 60))
+                # From 1 March 2026 (the AF2M 2026 charter for France) to the end of 2027.
+                now = datetime(2026, 3, 1) + timedelta(minutes=rng.randrange(0, 670 * 24 * 60))
                 sms = self.marketing_sms(partner)
                 to_send, deferred, _canceled = self.gate(sms, now)
                 local = now.replace(tzinfo=UTC).astimezone(tz)

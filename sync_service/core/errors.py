@@ -2,7 +2,9 @@
 
 Each ``classify_*`` function turns what a provider answered (HTTP status, decoded JSON body,
 ``Retry-After`` header) into a :class:`Classification`: was the message accepted, should it be
-retried (and when), did it fail for good, or is the recipient opted out at the provider.
+retried (and when), did it fail for good, is the recipient opted out at the provider, or can the
+whole ACCOUNT not send (``ACCOUNT``: the message is held, not failed). The codes with a meaning of
+their own, and where each is documented, are in :mod:`~sync_service.core.provider_codes`.
 """
 
 import math
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from .provider_codes import Meaning, lookup, meaning
+
 
 class Outcome(StrEnum):
     SENT = "sent"
@@ -18,6 +22,7 @@ class Outcome(StrEnum):
     PERMANENT = "permanent"
     OPTED_OUT = "opted_out"
     THROTTLED = "throttled"
+    ACCOUNT = "account"  # the account cannot send (credentials, suspended, credit, sender): hold, do not fail
 
 
 @dataclass(frozen=True)
@@ -61,37 +66,26 @@ def _code_str(value: Any) -> str | None:
 
 # --------------------------------------------------------------------------- Twilio
 
-TWILIO_OPTED_OUT = frozenset({"21610"})
-TWILIO_THROTTLED = frozenset({"21611", "30001", "20429"})
-TWILIO_PERMANENT = frozenset({"21211", "21612", "21614"})
-
-_TWILIO_REASONS = {
-    "21610": "recipient has opted out (replied STOP)",
-    "21611": "sender queue full (too many queued messages)",
-    "30001": "queue overflow",
-    "20429": "too many requests",
-    "21211": "invalid 'To' phone number",
-    "21612": "'To' number cannot be reached by SMS from this sender",
-    "21614": "'To' number is not a mobile number",
-}
-
-
 def classify_twilio(
     http_status: int, body: Mapping[str, Any] | None, retry_after_header: str | None = None
 ) -> Classification:
     """Classify an answer of Twilio's Messages API (``{"code": 21211, "message": ...}`` on error)."""
     code = _code_str(_body_get(body, "code"))
     message = _body_get(body, "message")
-    reason = str(message) if message else _TWILIO_REASONS.get(code or "", f"HTTP {http_status}")
+    row = lookup("twilio", "send", code)
+    reason = str(message) if message else (row.reason if row else f"HTTP {http_status}")
     shown_code = code or str(http_status)
     retry_after = parse_retry_after(retry_after_header)
     if 200 <= http_status < 300:
         return Classification(Outcome.SENT, shown_code, "accepted")
-    if code in TWILIO_OPTED_OUT:
+    known = row.meaning if row else None
+    if known is Meaning.OPTED_OUT:
         return Classification(Outcome.OPTED_OUT, shown_code, reason)
-    if code in TWILIO_THROTTLED or http_status == 429:
+    if known is Meaning.ACCOUNT or http_status == 401:
+        return Classification(Outcome.ACCOUNT, shown_code, reason)
+    if known is Meaning.THROTTLED or http_status == 429:
         return Classification(Outcome.THROTTLED, shown_code, reason, retry_after)
-    if code in TWILIO_PERMANENT:
+    if known is Meaning.INVALID_NUMBER:
         return Classification(Outcome.PERMANENT, shown_code, reason)
     if http_status >= 500:
         return Classification(Outcome.TRANSIENT, shown_code, reason, retry_after)
@@ -101,30 +95,7 @@ def classify_twilio(
 
 
 # --------------------------------------------------------------------------- Plivo
-
-# Plivo message error codes (MDR / status callbacks ``error_code``).
-_PLIVO_ERROR_CODES: Mapping[str, tuple[Outcome, str]] = {
-    "10": (Outcome.PERMANENT, "invalid message"),
-    "20": (Outcome.TRANSIENT, "carrier network error"),
-    "30": (Outcome.PERMANENT, "spam detected"),
-    "40": (Outcome.PERMANENT, "invalid source number"),
-    "50": (Outcome.PERMANENT, "invalid destination number"),
-    "60": (Outcome.PERMANENT, "loop detected"),
-    "70": (Outcome.PERMANENT, "destination permanently unavailable"),
-    "80": (Outcome.TRANSIENT, "destination temporarily unavailable"),
-    "90": (Outcome.PERMANENT, "no route available"),
-    "100": (Outcome.PERMANENT, "prohibited by carrier"),
-    "110": (Outcome.PERMANENT, "message too long"),
-    "200": (Outcome.OPTED_OUT, "destination opted out (STOP) of this source number"),
-    "900": (Outcome.PERMANENT, "insufficient credit"),
-}
-
-
-def classify_plivo_error_code(error_code: str | int) -> Classification:
-    """Classify the ``error_code`` of a failed/undelivered Plivo message (status callback, MDR)."""
-    code = str(error_code).strip()
-    outcome, reason = _PLIVO_ERROR_CODES.get(code, (Outcome.PERMANENT, f"Plivo error {code}"))
-    return Classification(outcome, code, reason)
+# (Plivo's receipt error codes with a meaning of their own are in provider_codes, stage "receipt".)
 
 
 def classify_plivo(
@@ -139,6 +110,11 @@ def classify_plivo(
         return Classification(Outcome.SENT, code, "queued")
     if http_status == 429:
         return Classification(Outcome.THROTTLED, code, reason, retry_after)
+    if meaning("plivo", "send", code, reason) is Meaning.ACCOUNT:
+        if not error:
+            row = lookup("plivo", "send", code)
+            reason = row.reason if row else reason
+        return Classification(Outcome.ACCOUNT, code, reason)
     if http_status >= 500:
         return Classification(Outcome.TRANSIENT, code, reason, retry_after)
     if 400 <= http_status < 500:
@@ -175,11 +151,16 @@ _VONAGE_STATUSES: Mapping[str, tuple[Outcome, str]] = {
 
 
 def classify_vonage(body: Mapping[str, Any] | None, http_status: int | None = None) -> Classification:
-    """Classify a Vonage SMS API answer ``{"messages": [{"status": "0", ...}, ...]}``.
+    """Classify a Vonage SMS API answer ``{"messages": [{"status": "0", ...}, ...]}`` (one entry per part).
 
-    All parts accepted gives ``SENT``; otherwise the first part whose status is not "0"
-    decides. A body without messages is ``TRANSIENT`` (the answer was not understood).
+    All parts accepted gives ``SENT``. When some parts were accepted and a later one refused, the
+    message is ``SENT`` too (the accepted parts are on their way and are billed; sending the message
+    again would deliver them twice) with a reason naming the refused part. Otherwise the first
+    refused part decides, through :mod:`~sync_service.core.provider_codes` first (account-wide
+    statuses), then Vonage's status list. A body without messages is ``TRANSIENT``.
     """
+    if http_status is not None and http_status == 401:
+        return Classification(Outcome.ACCOUNT, "401", "HTTP 401: invalid credentials")
     if http_status is not None and http_status == 429:
         return Classification(Outcome.THROTTLED, "429", "HTTP 429")
     if http_status is not None and http_status >= 500:
@@ -187,16 +168,30 @@ def classify_vonage(body: Mapping[str, Any] | None, http_status: int | None = No
     messages = _body_get(body, "messages")
     if not isinstance(messages, list) or not messages:
         return Classification(Outcome.TRANSIENT, "invalid_response", "no messages in Vonage answer")
+    accepted = 0
+    refused: Classification | None = None
     for message in messages:
         status = _code_str(_body_get(message, "status"))
         if status is None:
             return Classification(Outcome.TRANSIENT, "invalid_response", "message without status")
         if status == "0":
+            accepted += 1
             continue
-        outcome, reason = _VONAGE_STATUSES.get(status, (Outcome.PERMANENT, f"Vonage status {status}"))
-        error_text = _body_get(message, "error-text")
-        return Classification(outcome, status, str(error_text) if error_text else reason)
-    return Classification(Outcome.SENT, "0", "success")
+        if refused is None:
+            outcome, reason = _VONAGE_STATUSES.get(status, (Outcome.PERMANENT, f"Vonage status {status}"))
+            error_text = _body_get(message, "error-text")
+            reason = str(error_text) if error_text else reason
+            if meaning("vonage", "send", status, reason) is Meaning.ACCOUNT:
+                outcome = Outcome.ACCOUNT
+            refused = Classification(outcome, status, reason)
+    if refused is None:
+        return Classification(Outcome.SENT, "0", "success")
+    if accepted:
+        refusal = f"{refused.code}: {refused.reason}"
+        return Classification(
+            Outcome.SENT, "0", f"{accepted} of {len(messages)} parts accepted, the others refused ({refusal})"
+        )
+    return refused
 
 
 # --------------------------------------------------------------------------- exceptions

@@ -5,6 +5,12 @@
 * Plivo V3: ``X-Plivo-Signature-V3`` = Base64(HMAC-SHA256(auth token, assembled url + "." + nonce)),
   the url assembled as Plivo's server SDKs do (see :func:`plivo_v3_string_to_sign`). The header
   may carry several comma-separated signatures (one per active auth token); any may match.
+* Plivo V2: ``X-Plivo-Signature-V2`` = Base64(HMAC-SHA256(auth token, scheme://host/path + nonce)),
+  nonce in ``X-Plivo-Signature-V2-Nonce`` (Plivo's messaging webhooks). WEAKER: neither the query
+  string nor the body is signed, so a captured V2 request's headers vouch for any body sent to the
+  same path; the webhook app therefore accepts each V2 nonce once (see ``signing.py``).
+* Plivo ``-Ma-`` variants (``X-Plivo-Signature-Ma-V2``/``-Ma-V3``) are the same signatures made with
+  the MAIN account's auth token (a subaccount's webhooks); the nonce header is the same.
 * Vonage SMS API signed messages: ``sig`` = hex digest over "&key=value" for the sorted
   parameters (``sig`` itself excluded; "&" and "=" inside values replaced by "_"), either MD5
   with the signature secret appended ("md5hash") or an HMAC keyed with the secret.
@@ -123,6 +129,24 @@ def verify_plivo_v3(
         # No early exit: every candidate is compared.
         matched |= _constant_time_equal(expected, candidate.strip())
     return matched
+
+
+# --------------------------------------------------------------------------- Plivo V2
+
+
+def plivo_v2_signature(auth_token: str, url: str, nonce: str) -> str:
+    """Expected ``X-Plivo-Signature-V2``: the url without its query, then the nonce (no body)."""
+    parts = urlsplit(url)
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    digest = hmac.new(auth_token.encode("utf-8"), (base + nonce).encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify_plivo_v2(auth_token: str, url: str, nonce: str | None, signature: str | None) -> bool:
+    """True when ``X-Plivo-Signature-V2`` (or ``-Ma-V2``) matches; never for an empty token or nonce."""
+    if not signature or not nonce or not auth_token:
+        return False
+    return _constant_time_equal(plivo_v2_signature(auth_token, url, nonce), signature.strip())
 
 
 # --------------------------------------------------------------------------- Vonage

@@ -7,7 +7,9 @@ carrier has the message (Twilio ``queued``/``sending``, Plivo ``queued`` ...) te
 
 ``number_invalid`` is set only when the error code says the number itself is wrong or cannot
 receive SMS (it makes Odoo flag the contact's number as rejected), never for a temporary
-condition such as a handset switched off.
+condition such as a handset switched off. ``opted_out`` is set when the code says the recipient
+opted out at the provider (Twilio 21610, Vonage 9, Plivo 200): Odoo records the opt-out with the
+provider as its source. Both come from :mod:`~sync_service.core.provider_codes`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from .provider_codes import Meaning, meaning
 
 
 class DeliveryStatus(StrEnum):
@@ -37,6 +41,7 @@ class StatusUpdate:
     status: DeliveryStatus
     error_code: str | None = None
     number_invalid: bool = False
+    opted_out: bool = False
 
 
 _S, _D = DeliveryStatus.SENT, DeliveryStatus.DELIVERED
@@ -77,18 +82,6 @@ _STATUSES: Mapping[str, Mapping[str, DeliveryStatus | None]] = {
     },
 }
 
-# Error codes meaning the number is invalid, unallocated or cannot receive SMS.
-_INVALID_NUMBER_CODES: Mapping[str, frozenset[str]] = {
-    # 21211 invalid 'To', 21614 not a mobile, 30005 unknown/inactive handset, 30006 landline or
-    # unreachable carrier. Not 30003 (handset off, temporary), 30004 (blocked), 30007 (filtered),
-    # 30008 (unknown error).
-    "twilio": frozenset({"21211", "21614", "30005", "30006"}),
-    # 50 invalid destination number, 70 destination permanently unavailable.
-    "plivo": frozenset({"50", "70"}),
-    # DLR err-code 3 absent subscriber (permanent), 9 illegal number.
-    "vonage": frozenset({"3", "9"}),
-}
-
 PROVIDERS: tuple[str, ...] = tuple(_STATUSES)
 
 
@@ -119,4 +112,5 @@ def map_status(provider: str, status: str, error_code: str | int | None = None) 
     code = normalize_error_code(error_code)
     if mapped in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
         return StatusUpdate(mapped, code, False)
-    return StatusUpdate(mapped, code, code is not None and code in _INVALID_NUMBER_CODES[provider])
+    said = meaning(provider, "receipt", code) if code is not None else None
+    return StatusUpdate(mapped, code, said is Meaning.INVALID_NUMBER, said is Meaning.OPTED_OUT)

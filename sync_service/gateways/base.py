@@ -97,6 +97,14 @@ class Gateway(ABC):
     def send(self, message: OutboundMessage) -> SendResult:
         """Submit ``message``; never raises for provider or network problems."""
 
+    def check(self) -> Classification:
+        """A test call: does the provider accept this ACCOUNT now (credentials, status, credit)?
+
+        Sends no message and bills nothing. ``SENT`` means yes; ``ACCOUNT`` that the provider refuses
+        the account itself; anything else (transient) tells nothing. The sandbox always says yes.
+        """
+        return Classification(Outcome.SENT, "ok", "no provider to ask")
+
     def close(self) -> None:
         """Release network resources (idempotent); nothing to release by default."""
         return None
@@ -277,6 +285,35 @@ class HttpGateway(Gateway):
             return self.unanswered(prepared, message, classify_transport_error(exc))
         answer = HttpAnswer(response.status_code, response.content, response.headers.get("Retry-After"))
         return self.answered(prepared, message, answer)
+
+    # ------------------------------------------------------------------ the test call
+
+    def check(self) -> Classification:
+        url, headers = self._check_request()
+        try:
+            response = self._session.get(url, headers={**self._headers, **headers}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            return classify_transport_error(exc)
+        return self._check_answer(HttpAnswer(response.status_code, response.content,
+                                             response.headers.get("Retry-After")))
+
+    def _check_request(self) -> tuple[str, Mapping[str, str]]:
+        """The GET of the test call (an account resource that sends nothing): URL, extra headers."""
+        raise NotImplementedError
+
+    def _check_answer(self, answer: HttpAnswer) -> Classification:
+        """What the test call's answer says about the account (pure)."""
+        if 200 <= answer.status < 300:
+            return Classification(Outcome.SENT, str(answer.status), "the provider accepts the account")
+        if answer.status in (401, 402, 403):
+            body = decode_json(answer.body) or {}
+            detail = body.get("message") or body.get("error") or body.get("error-text") or ""
+            return Classification(Outcome.ACCOUNT, str(answer.status),
+                                  f"test call refused: HTTP {answer.status} {detail}".strip())
+        return with_retry_after(
+            Classification(Outcome.TRANSIENT, str(answer.status), f"test call: HTTP {answer.status}"),
+            answer.retry_after,
+        )
 
     @abstractmethod
     def _request(self, message: OutboundMessage) -> HttpRequest:

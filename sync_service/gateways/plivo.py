@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..core.errors import Classification, Outcome, classify_plivo
@@ -43,3 +44,19 @@ class PlivoGateway(HttpGateway):
         if not isinstance(uuids, list) or not uuids or not isinstance(uuids[0], str):
             return INVALID_RESPONSE, None
         return classification, uuids[0]
+
+    def _check_request(self) -> tuple[str, Mapping[str, str]]:
+        # The account details (https://www.plivo.com/docs/account/api/account): 401 for bad credentials.
+        return f"{self.base_url}/v1/Account/{self.account.account_id}/", {}
+
+    def _check_answer(self, answer: HttpAnswer) -> Classification:
+        classification = super()._check_answer(answer)
+        body = decode_json(answer.body) or {}
+        credit = body.get("cash_credits")
+        try:
+            empty = credit is not None and float(credit) <= 0.0 and not body.get("auto_recharge")
+        except (TypeError, ValueError):
+            empty = False
+        if classification.outcome is Outcome.SENT and empty:
+            return Classification(Outcome.ACCOUNT, "402", "no credit left on the Plivo account")
+        return classification

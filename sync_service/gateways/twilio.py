@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..core.errors import Classification, Outcome, classify_twilio
 from .base import INVALID_RESPONSE, HttpAnswer, HttpGateway, HttpRequest, OutboundMessage, decode_json
 
@@ -41,3 +43,16 @@ class TwilioGateway(HttpGateway):
         if not isinstance(sid, str) or not sid:
             return INVALID_RESPONSE, None
         return classification, sid
+
+    def _check_request(self) -> tuple[str, Mapping[str, str]]:
+        # The account resource: 401 for bad credentials, "status": "suspended"/"closed" for an account
+        # that cannot send (https://www.twilio.com/docs/iam/api/account).
+        return f"{self.base_url}/2010-04-01/Accounts/{self.account.account_id}.json", {}
+
+    def _check_answer(self, answer: HttpAnswer) -> Classification:
+        classification = super()._check_answer(answer)
+        body = decode_json(answer.body) or {}
+        status = str(body.get("status") or "active").lower()
+        if classification.outcome is Outcome.SENT and status != "active":
+            return Classification(Outcome.ACCOUNT, "20005", f"the Twilio account is {status}")
+        return classification

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
 from ..core.errors import Classification, Outcome, classify_vonage
 from ..core.segments import is_gsm7
 from .base import (
@@ -18,7 +21,8 @@ from .base import (
 class VonageGateway(HttpGateway):
     """``api_key``/``api_secret``, ``from``, ``to`` (digits, no '+'), ``text``, ``client-ref`` = the key.
 
-    ``type=unicode`` is sent when the text is not GSM-7; the first part's ``message-id`` is the id.
+    ``type=unicode`` is sent when the text is not GSM-7; the first accepted part's ``message-id`` is the
+    id (a multi-part message some of whose parts were accepted counts as sent: it is never re-sent).
     The message's ``status_callback`` goes in ``callback`` (otherwise the account's DLR URL applies).
     """
 
@@ -55,8 +59,27 @@ class VonageGateway(HttpGateway):
         if classification.outcome != Outcome.SENT:
             return classification, None
         messages = body.get("messages") if body is not None else None
-        first = messages[0] if isinstance(messages, list) and messages else None
-        message_id = first.get("message-id") if isinstance(first, dict) else None
+        parts = messages if isinstance(messages, list) else []
+        accepted = [part for part in parts if isinstance(part, dict) and str(part.get("status")) == "0"]
+        first = accepted[0] if accepted else None
+        message_id = first.get("message-id") if first is not None else None
         if not isinstance(message_id, str) or not message_id:
             return INVALID_RESPONSE, None
         return classification, message_id
+
+    def _check_request(self) -> tuple[str, Mapping[str, str]]:
+        # The balance (https://developer.vonage.com/en/api/account#getAccountBalance): 401 for bad
+        # credentials, a value of zero or less without auto-reload for an account without credit.
+        query = urlencode({"api_key": self.account.account_id, "api_secret": self.account.secret})
+        return f"{self.base_url}/account/get-balance?{query}", {}
+
+    def _check_answer(self, answer: HttpAnswer) -> Classification:
+        classification = super()._check_answer(answer)
+        body = decode_json(answer.body) or {}
+        try:
+            empty = float(body.get("value", 1.0)) <= 0.0 and not body.get("autoReload")
+        except (TypeError, ValueError):
+            empty = False
+        if classification.outcome is Outcome.SENT and empty:
+            return Classification(Outcome.ACCOUNT, "9", "no credit left on the Vonage account: top up")
+        return classification

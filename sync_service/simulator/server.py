@@ -14,10 +14,18 @@ header (the adapters of :mod:`sync_service.gateways` always send it), else ``Non
 :meth:`~ProviderSimulator.count_by_key` and :meth:`~ProviderSimulator.count_by_content` (per
 (to, body)) let a test assert that N messages arrived exactly once each.
 
+Account-wide refusals: :attr:`ProviderSimulator.account_states` maps an account id to
+``"suspended"``, ``"no_credit"`` or ``"sender_not_allowed"``; its sends are then refused as the
+provider refuses them (Twilio 20005/21606, Plivo 403/402/400, Vonage status 8/9/15), and so is the
+provider's test call (``GET`` of the account resource: Twilio ``/2010-04-01/Accounts/{sid}.json``,
+Plivo ``/v1/Account/{auth_id}/``, Vonage ``/account/get-balance``), which a wrong secret fails too.
+Test calls are counted in :attr:`ProviderSimulator.checks`.
+
 Faults are injected on demand (:meth:`ProviderSimulator.inject`) from a seeded random source.
 Status callbacks are posted by background workers, signed like the real providers, with options
-for duplicates and reversed order (:class:`CallbackOptions`). :meth:`ProviderSimulator.send_inbound`
-posts a signed inbound-message webhook.
+for duplicates and reversed order (:class:`CallbackOptions`); Plivo's are signed with V3 by default,
+or with V2 only, or with the main-account (``-Ma-``) variants (``CallbackOptions.plivo_signature``).
+:meth:`ProviderSimulator.send_inbound` posts a signed inbound-message webhook.
 """
 
 from __future__ import annotations
@@ -51,7 +59,13 @@ import phonenumbers
 import requests
 
 from ..core.segments import count_segments, is_gsm7
-from ..core.signatures import VonageMethod, plivo_v3_signature, twilio_signature, vonage_sig
+from ..core.signatures import (
+    VonageMethod,
+    plivo_v2_signature,
+    plivo_v3_signature,
+    twilio_signature,
+    vonage_sig,
+)
 
 logger = logging.getLogger("sync_service.simulator")
 
@@ -189,6 +203,8 @@ class CallbackOptions:
     duplicate: bool = False
     out_of_order: bool = False
     delay: float = 0.0  # seconds between two callbacks of one message
+    plivo_signature: str = "v3"  # "v3", "v2", "ma-v3" or "ma-v2": the headers Plivo's webhooks carry
+    retries: int = 0  # a callback answered 5xx or not at all is posted again (1 s apart), as providers retry
 
 
 @dataclass(frozen=True)
@@ -205,6 +221,14 @@ class _Refusal(StrEnum):
     QUEUE_FULL = "queue_full"
     OPTED_OUT = "opted_out"
     TOO_LONG = "too_long"
+
+
+class AccountState(StrEnum):
+    """Why a provider refuses a whole account."""
+
+    SUSPENDED = "suspended"
+    NO_CREDIT = "no_credit"
+    SENDER_NOT_ALLOWED = "sender_not_allowed"
 
 
 class _Fate(StrEnum):
@@ -313,6 +337,16 @@ class _Dialect:
     def accepted(self, message: ReceivedMessage) -> _Reply:
         raise NotImplementedError
 
+    def account_refused(self, state: AccountState) -> _Reply:
+        raise NotImplementedError
+
+    check_route: ClassVar[re.Pattern[str]]
+
+    def check(self, match: re.Match[str], headers: Mapping[str, str], params: Mapping[str, str],
+              account: _Account | None, state: AccountState | None) -> _Reply:
+        """The answer to the test call (GET of the account resource)."""
+        raise NotImplementedError
+
     def statuses(self, fate: _Fate) -> list[tuple[str, str | None]]:
         raise NotImplementedError
 
@@ -410,6 +444,21 @@ class _Twilio(_Dialect):
         }
         return _json_reply(201, payload)
 
+    check_route = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)\.json$")
+
+    def account_refused(self, state: AccountState) -> _Reply:
+        if state is AccountState.SENDER_NOT_ALLOWED:
+            return self._error(400, 21606, "The 'From' phone number provided is not a valid message-capable "
+                                           "Twilio phone number for this destination/account")
+        return self._error(401, 20005, "Account not active")
+
+    def check(self, match: re.Match[str], headers: Mapping[str, str], params: Mapping[str, str],
+              account: _Account | None, state: AccountState | None) -> _Reply:
+        if account is None:
+            return self.unauthorized()
+        status = "suspended" if state in (AccountState.SUSPENDED, AccountState.NO_CREDIT) else "active"
+        return _json_reply(200, {"sid": account.account_id, "status": status, "type": "Full"})
+
     def statuses(self, fate: _Fate) -> list[tuple[str, str | None]]:
         if fate is _Fate.UNDELIVERED:
             return [("sent", None), ("undelivered", "30003")]
@@ -464,6 +513,7 @@ class _Twilio(_Dialect):
 
 class _Plivo(_Dialect):
     name = "plivo"
+    signature_version = "v3"  # what the simulator's webhooks carry (set from CallbackOptions)
     route = re.compile(r"^/v1/Account/(?P<account>[^/]+)/Message/?$")
     required = (("sender", "src"), ("to", "dst"), ("body", "text"))
     _REFUSALS: ClassVar[dict[_Refusal, str]] = {
@@ -513,6 +563,25 @@ class _Plivo(_Dialect):
         }
         return _json_reply(202, payload)
 
+    check_route = re.compile(r"^/v1/Account/(?P<account>[^/]+)/?$")
+
+    def account_refused(self, state: AccountState) -> _Reply:
+        if state is AccountState.NO_CREDIT:
+            return self._error(402, "insufficient credit")
+        if state is AccountState.SENDER_NOT_ALLOWED:
+            return self._error(400, "src is not allowed for this account")
+        return self._error(403, "account is suspended")
+
+    def check(self, match: re.Match[str], headers: Mapping[str, str], params: Mapping[str, str],
+              account: _Account | None, state: AccountState | None) -> _Reply:
+        if account is None:
+            return self.unauthorized()
+        if state is AccountState.SUSPENDED:
+            return self._error(403, "account is suspended")
+        credits = "0.00000" if state is AccountState.NO_CREDIT else "10.00000"
+        return _json_reply(200, {"auth_id": account.account_id, "cash_credits": credits,
+                                 "auto_recharge": False, "api_id": str(uuid.uuid4())})
+
     def statuses(self, fate: _Fate) -> list[tuple[str, str | None]]:
         if fate is _Fate.UNDELIVERED:
             return [("queued", "000"), ("sent", "000"), ("undelivered", "80")]
@@ -551,11 +620,13 @@ class _Plivo(_Dialect):
     ) -> tuple[dict[str, str], dict[str, str]]:
         nonce = _nonce()
         verb = "GET" if method == "GET" else "POST"
-        headers = {
-            "X-Plivo-Signature-V3": plivo_v3_signature(account.secret, url, nonce, params, verb),
-            "X-Plivo-Signature-V3-Nonce": nonce,
-        }
-        return params, headers
+        version = self.signature_version
+        prefix = "X-Plivo-Signature-Ma-" if version.startswith("ma-") else "X-Plivo-Signature-"
+        if version.endswith("v2"):
+            return params, {prefix + "V2": plivo_v2_signature(account.secret, url, nonce),
+                            "X-Plivo-Signature-V2-Nonce": nonce}
+        return params, {prefix + "V3": plivo_v3_signature(account.secret, url, nonce, params, verb),
+                        "X-Plivo-Signature-V3-Nonce": nonce}
 
 
 class _Vonage(_Dialect):
@@ -630,11 +701,33 @@ class _Vonage(_Dialect):
             parts.append(part)
         return _json_reply(200, {"message-count": str(len(parts)), "messages": parts})
 
+    check_route = re.compile(r"^/account/get-balance$")
+    _ACCOUNT_REFUSALS: ClassVar[dict[AccountState, tuple[str, str]]] = {
+        AccountState.SUSPENDED: ("8", "Account barred"),
+        AccountState.NO_CREDIT: ("9", "Partner quota exceeded"),
+        AccountState.SENDER_NOT_ALLOWED: ("15", "Illegal Sender Address - rejected"),
+    }
+
+    def account_refused(self, state: AccountState) -> _Reply:
+        return self._error(*self._ACCOUNT_REFUSALS[state])
+
+    def check(self, match: re.Match[str], headers: Mapping[str, str], params: Mapping[str, str],
+              account: _Account | None, state: AccountState | None) -> _Reply:
+        if account is None:
+            return _json_reply(401, {"type": "https://developer.nexmo.com/api-errors#unauthorized",
+                                     "title": "Unauthorized", "error-text": "Bad Credentials"})
+        if state is AccountState.SUSPENDED:
+            return _json_reply(403, {"title": "Forbidden", "error-text": "Account barred"})
+        value = 0.0 if state is AccountState.NO_CREDIT else 10.5
+        return _json_reply(200, {"value": value, "autoReload": False})
+
     def statuses(self, fate: _Fate) -> list[tuple[str, str | None]]:
         if fate is _Fate.UNDELIVERED:
             return [("accepted", "0"), ("failed", "2")]
         if fate is _Fate.OPTED_OUT:
-            return [("rejected", "4")]
+            # Vonage's opted-out receipt: "failed" or "rejected" with err-code 9
+            # (https://developer.vonage.com/en/opt-out-assist/guides/messaging-opted-out-numbers).
+            return [("failed", "9")]
         return [("accepted", "0"), ("delivered", "0")]
 
     def status_params(self, message: ReceivedMessage, status: str, error_code: str | None) -> dict[str, str]:
@@ -685,6 +778,7 @@ class _CallbackJob:
     message: ReceivedMessage
     steps: tuple[tuple[dict[str, str], str], ...]  # (params, idempotency token); duplicates share a token
     delay: float
+    retries: int = 0
 
 
 class _WebhookSender:
@@ -759,7 +853,12 @@ class _WebhookSender:
                     if index and job.delay:
                         time.sleep(job.delay)
                     method = job.message.callback_method
-                    self.post(job.dialect, job.account, "status", url, params, method, token)
+                    for attempt in range(job.retries + 1):
+                        if attempt:
+                            time.sleep(1.0)
+                        delivery = self.post(job.dialect, job.account, "status", url, params, method, token)
+                        if delivery.status_code is not None and delivery.status_code < 500:
+                            break
             except Exception:
                 logger.exception("status callback to %s failed", job.message.callback_url)
             finally:
@@ -870,6 +969,8 @@ class _Handler(socketserver.StreamRequestHandler):
             reply = self.server.simulator._handle(target, headers, body)
         elif method == "GET" and target in ("/", "/health"):
             reply = _json_reply(200, {"status": "ok", "providers": ["twilio", "plivo", "vonage"]})
+        elif method == "GET" and (test := self.server.simulator._handle_check(target, headers)) is not None:
+            reply = test
         else:
             reply = _json_reply(404 if method == "GET" else 405, {"error": f"no {method} {target}"})
         keep_alive = keep_alive and not reply.close
@@ -960,6 +1061,8 @@ class ProviderSimulator:
         self.undeliverable_numbers: set[str] = set(undeliverable_numbers)
         self.not_mobile_numbers: set[str] = set(not_mobile_numbers)
         self.opted_out_numbers: set[str] = set(opted_out_numbers)
+        self.account_states: dict[str, AccountState] = {}
+        self.checks: Counter[str] = Counter()  # test calls per account id (whatever the answer)
         self.faults = FaultPlan(seed)
         self.callback_options = CallbackOptions()
         self.log_messages = log_messages
@@ -1040,16 +1143,33 @@ class ProviderSimulator:
         duplicate: bool | None = None,
         out_of_order: bool | None = None,
         delay: float | None = None,
+        plivo_signature: str | None = None,
+        retries: int | None = None,
     ) -> CallbackOptions:
-        """Change the status-callback options for messages accepted from now on."""
+        """Change the webhook options (status callbacks of messages accepted from now on; Plivo's
+        signature headers for every webhook from now on)."""
         current = self.callback_options
+        if plivo_signature is not None and plivo_signature not in ("v3", "v2", "ma-v3", "ma-v2"):
+            raise ValueError(f"plivo_signature must be v3, v2, ma-v3 or ma-v2, not {plivo_signature!r}")
         self.callback_options = CallbackOptions(
             enabled=current.enabled if enabled is None else enabled,
             duplicate=current.duplicate if duplicate is None else duplicate,
             out_of_order=current.out_of_order if out_of_order is None else out_of_order,
             delay=current.delay if delay is None else delay,
+            plivo_signature=current.plivo_signature if plivo_signature is None else plivo_signature,
+            retries=current.retries if retries is None else max(0, int(retries)),
         )
+        plivo = self._by_name["plivo"]
+        assert isinstance(plivo, _Plivo)
+        plivo.signature_version = self.callback_options.plivo_signature
         return self.callback_options
+
+    def set_account_state(self, account_id: str, state: AccountState | str | None) -> None:
+        """Make the provider refuse (or, with ``None``, accept again) a whole account."""
+        if state is None:
+            self.account_states.pop(account_id, None)
+        else:
+            self.account_states[account_id] = AccountState(state)
 
     # ----------------------------------------------------------------- records
 
@@ -1082,6 +1202,8 @@ class ProviderSimulator:
         if self._webhooks is not None:
             self._webhooks.clear()
         self.faults.clear()
+        self.account_states.clear()
+        self.checks.clear()
 
     # ----------------------------------------------------------------- inbound
 
@@ -1123,6 +1245,30 @@ class ProviderSimulator:
 
     # ----------------------------------------------------------------- request handling
 
+    def _handle_check(self, path: str, headers: Mapping[str, str]) -> _Reply | None:
+        """The providers' test call (GET of the account resource); ``None``: not such a path."""
+        route, _, query = path.partition("?")
+        for dialect in self._dialects:
+            match = dialect.check_route.match(route)
+            if match is not None:
+                break
+        else:
+            return None
+        params = {unquote_plus(k): unquote_plus(v) for k, _, v in
+                  (pair.partition("=") for pair in query.split("&") if pair)}
+        if dialect.name == "vonage":
+            credentials: tuple[str, str] | None = (params.get("api_key", ""), params.get("api_secret", ""))
+        else:
+            credentials = dialect.authenticate(match, headers, params)
+        account = self._accounts.get(credentials[0]) if credentials else None
+        if account is not None and credentials is not None:
+            with self._lock:
+                self.checks[account.account_id] += 1
+            if not hmac.compare_digest(account.secret.encode("utf-8"), credentials[1].encode("utf-8")):
+                account = None
+        state = self.account_states.get(account.account_id) if account is not None else None
+        return dialect.check(match, headers, params, account, state)
+
     def _handle(self, path: str, headers: Mapping[str, str], raw: bytes) -> _Reply:
         route = path.partition("?")[0]
         for dialect in self._dialects:
@@ -1140,6 +1286,9 @@ class ProviderSimulator:
             or not hmac.compare_digest(account.secret.encode("utf-8"), credentials[1].encode("utf-8"))
         ):
             return dialect.unauthorized()
+        state = self.account_states.get(account.account_id)
+        if state is not None:
+            return dialect.account_refused(state)
         fault = self.faults.draw(dialect.name)
         early = self._early_fault(dialect, fault)
         if early is not None:
@@ -1242,4 +1391,4 @@ class ProviderSimulator:
             for status, code in statuses
             for token in [uuid.uuid4().hex] * copies
         )
-        self._webhooks.submit(_CallbackJob(dialect, account, message, steps, options.delay))
+        self._webhooks.submit(_CallbackJob(dialect, account, message, steps, options.delay, options.retries))

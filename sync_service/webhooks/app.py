@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync_service.store import EventKind, Store, StoreError
 
-from .signing import PROVIDERS, Provider, SignatureError, SigningConfig, verify_request
+from .signing import PROVIDERS, NonceLedger, Provider, SignatureError, SigningConfig, verify_request
 
 logger = logging.getLogger("sync_service.webhooks")
 
@@ -324,6 +324,8 @@ def create_app(
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail), exc.headers)
 
+    nonces = NonceLedger()  # Plivo V2 nonces this app accepted (V2 does not sign the body)
+
     def _respond(provider: Provider, kind: EventKind, created: bool) -> Response:
         if provider == "twilio" and kind == "inbound":
             return Response(EMPTY_TWIML, media_type="text/xml")
@@ -335,7 +337,7 @@ def create_app(
         try:
             _check_declared_length(request.headers.get("content-length"))
             params = parse_params(request.headers.get("content-type", ""), await read_bounded_body(request))
-            verify_request(provider, signing, url, params, request.headers, now=clock())
+            verify_request(provider, signing, url, params, request.headers, now=clock(), nonces=nonces)
             if kind == "status":
                 dedup_key, payload = normalize_status(provider, params, request.query_params.get("key"))
             else:

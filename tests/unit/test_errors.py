@@ -9,7 +9,6 @@ from sync_service.core.errors import (
     backoff_delay,
     classify_exception,
     classify_plivo,
-    classify_plivo_error_code,
     classify_twilio,
     classify_vonage,
     parse_retry_after,
@@ -79,7 +78,7 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
             401,
             _twilio_error(20003, 401, "Authenticate"),
             None,
-            Classification(Outcome.PERMANENT, "20003", "Authenticate"),
+            Classification(Outcome.ACCOUNT, "20003", "Authenticate"),
         ),
         (400, _twilio_error(21408, 400), None, Classification(Outcome.PERMANENT, "21408", "msg")),
         (404, None, None, Classification(Outcome.PERMANENT, "404", "HTTP 404")),
@@ -111,7 +110,7 @@ def test_classify_twilio(
             401,
             {"error": "authentication failed"},
             None,
-            Classification(Outcome.PERMANENT, "401", "authentication failed"),
+            Classification(Outcome.ACCOUNT, "401", "authentication failed"),
         ),
         (
             429,
@@ -128,25 +127,6 @@ def test_classify_plivo(
     status: int, body: dict[str, Any] | None, retry_after: str | None, expected: Classification
 ) -> None:
     assert classify_plivo(status, body, retry_after) == expected
-
-
-@pytest.mark.parametrize(
-    ("code", "outcome"),
-    [
-        (200, Outcome.OPTED_OUT),
-        ("200", Outcome.OPTED_OUT),
-        (20, Outcome.TRANSIENT),
-        (80, Outcome.TRANSIENT),
-        (50, Outcome.PERMANENT),
-        (30, Outcome.PERMANENT),
-        (900, Outcome.PERMANENT),
-        (4242, Outcome.PERMANENT),
-    ],
-)
-def test_classify_plivo_error_code(code: int | str, outcome: Outcome) -> None:
-    result = classify_plivo_error_code(code)
-    assert result.outcome is outcome
-    assert result.code == str(code)
 
 
 def _vonage(*statuses: str, error_text: str | None = None) -> dict[str, Any]:
@@ -173,21 +153,28 @@ def _vonage(*statuses: str, error_text: str | None = None) -> dict[str, Any]:
         (_vonage("1"), Classification(Outcome.THROTTLED, "1", "throttled")),
         (_vonage("2"), Classification(Outcome.PERMANENT, "2", "missing parameters")),
         (_vonage("3"), Classification(Outcome.PERMANENT, "3", "invalid parameters")),
-        (_vonage("4"), Classification(Outcome.PERMANENT, "4", "invalid credentials")),
+        (_vonage("4"), Classification(Outcome.ACCOUNT, "4", "invalid credentials")),
         (_vonage("5"), Classification(Outcome.TRANSIENT, "5", "internal error")),
         (_vonage("6"), Classification(Outcome.PERMANENT, "6", "invalid message (unroutable)")),
         (_vonage("7"), Classification(Outcome.PERMANENT, "7", "number barred")),
-        (_vonage("8"), Classification(Outcome.PERMANENT, "8", "partner account barred")),
+        (_vonage("8"), Classification(Outcome.ACCOUNT, "8", "partner account barred")),
         (
             _vonage("9"),
-            Classification(Outcome.PERMANENT, "9", "partner quota violation (insufficient credit)"),
+            Classification(Outcome.ACCOUNT, "9", "partner quota violation (insufficient credit)"),
         ),
         (_vonage("10"), Classification(Outcome.THROTTLED, "10", "too many existing binds")),
-        (_vonage("11"), Classification(Outcome.PERMANENT, "11", "account not enabled for HTTP")),
+        (_vonage("11"), Classification(Outcome.ACCOUNT, "11", "account not enabled for HTTP")),
         (_vonage("13"), Classification(Outcome.TRANSIENT, "13", "communication failed")),
         (_vonage("29"), Classification(Outcome.PERMANENT, "29", "non-whitelisted destination")),
         (_vonage("99"), Classification(Outcome.PERMANENT, "99", "Vonage status 99")),
-        (_vonage("0", "5"), Classification(Outcome.TRANSIENT, "5", "internal error")),
+        (
+            _vonage("0", "5"),  # part one accepted: the message is sent, never sent again whole
+            Classification(Outcome.SENT, "0",
+                           "1 of 2 parts accepted, the others refused (5: internal error)"),
+        ),
+        (_vonage("1", "0"), Classification(Outcome.SENT, "0",
+                                           "1 of 2 parts accepted, the others refused (1: throttled)")),
+        (_vonage("5", "5"), Classification(Outcome.TRANSIENT, "5", "internal error")),
         ({"messages": [{"status": 0}]}, Classification(Outcome.SENT, "0", "success")),
         (
             {"messages": []},

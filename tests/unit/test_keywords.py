@@ -59,11 +59,11 @@ def test_normalize(text: str, expected: str) -> None:
         ("help", KeywordAction.HELP),
         ("Info", KeywordAction.HELP),
         ("aide?", KeywordAction.HELP),
-        ("please stop calling", KeywordAction.NONE),
-        ("stop it", KeywordAction.NONE),
-        ("stopp", KeywordAction.NONE),
-        ("sms stop", KeywordAction.NONE),
-        ("opt out", KeywordAction.NONE),
+        ("please stop calling", KeywordAction.OPT_OUT),  # understood since issue 13
+        ("stop it", KeywordAction.OPT_OUT),  # understood since issue 13
+        ("stopp", KeywordAction.REVIEW),  # a typo of STOP: a person decides
+        ("sms stop", KeywordAction.OPT_OUT),  # understood since issue 13
+        ("opt out", KeywordAction.OPT_OUT),  # understood since issue 13
         ("", KeywordAction.NONE),
         ("   ", KeywordAction.NONE),
     ],
@@ -96,7 +96,7 @@ def test_default_table_contents() -> None:
     [
         ("Résilier", KeywordAction.OPT_OUT),
         ("resilier", KeywordAction.OPT_OUT),
-        ("stop", KeywordAction.NONE),
+        ("stop", KeywordAction.OPT_OUT),  # per se (FCC 24-18): not removable
         ("Go", KeywordAction.OPT_IN),
         ("si", KeywordAction.CONFIRM),
         ("help", KeywordAction.NONE),

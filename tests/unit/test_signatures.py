@@ -1,12 +1,18 @@
+import base64
+import hashlib
+import hmac
+
 import pytest
 
 from sync_service.core.signatures import (
     PlivoMethod,
     PlivoParams,
     VonageMethod,
+    plivo_v2_signature,
     plivo_v3_signature,
     plivo_v3_string_to_sign,
     twilio_signature,
+    verify_plivo_v2,
     verify_plivo_v3,
     verify_twilio,
     verify_vonage,
@@ -317,19 +323,6 @@ def test_plivo_get_callback_without_any_parameter_has_no_question_mark() -> None
     assert plivo_v3_string_to_sign("https://example.com/cb", NONCE, {}, "GET") == f"https://example.com/cb.{NONCE}"
 
 
-def test_plivo_empty_auth_token_verifies_nothing() -> None:
-    # Not even a signature computed with the empty token: an account saved without its token must not
-    # accept forged callbacks.
-    url = "https://example.com/sms/inbound"
-    forged = plivo_v3_signature("", url, NONCE, INBOUND)
-    assert not verify_plivo_v3("", url, NONCE, INBOUND, forged)
-
-
-def test_twilio_empty_auth_token_verifies_nothing() -> None:
-    params = _twilio_params("+12349013030")
-    assert not verify_twilio("", TWILIO_URL, params, twilio_signature("", TWILIO_URL, params))
-
-
 def test_vonage_signatures_are_md5hash_unless_told_otherwise() -> None:
     assert vonage_sig(VONAGE_PARAMS, "secret") == "6af838ef94998832dbfc29020b564830"
     assert verify_vonage({**VONAGE_PARAMS, "sig": "6af838ef94998832dbfc29020b564830"}, "secret")
@@ -339,3 +332,27 @@ def test_vonage_unknown_method_lists_the_known_ones() -> None:
     with pytest.raises(ValueError) as raised:
         vonage_sig(VONAGE_PARAMS, "secret", "sha3")  # type: ignore[arg-type]
     assert str(raised.value).endswith("expected one of md5hash, md5, sha1, sha256, sha512")
+
+
+# --------------------------------------------------------------------------- Plivo V2
+
+
+def test_plivo_v2_signs_the_url_without_query_then_the_nonce() -> None:
+    url = "https://example.com/webhooks/plivo/status?key=abc"
+    expected = base64.b64encode(hmac.new(b"token", b"https://example.com/webhooks/plivo/status" + b"12345",
+                                          hashlib.sha256).digest()).decode()
+    assert plivo_v2_signature("token", url, "12345") == expected
+    assert verify_plivo_v2("token", url, "12345", expected)
+    assert verify_plivo_v2("token", url.replace("abc", "other"), "12345", expected)  # query not signed
+    assert not verify_plivo_v2("token", url, "12346", expected)
+    assert not verify_plivo_v2("token", "https://example.com/webhooks/plivo/inbound", "12345", expected)
+    assert not verify_plivo_v2("other", url, "12345", expected)
+
+
+def test_an_empty_secret_verifies_nothing() -> None:
+    """A signature made with an empty key is refused for every provider (an unset token is no token)."""
+    url, params = "https://example.com/hook", {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    assert not verify_twilio("", url, params, twilio_signature("", url, params))
+    assert not verify_plivo_v3("", url, "1", params, plivo_v3_signature("", url, "1", params))
+    assert not verify_plivo_v2("", url, "1", plivo_v2_signature("", url, "1"))
+    assert not verify_vonage({**params, "sig": vonage_sig(params, "", "md5hash")}, "", "md5hash")

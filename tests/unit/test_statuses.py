@@ -31,7 +31,7 @@ S, D, U, F = DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.UNDEL
         ("twilio", "failed", "30004", StatusUpdate(F, "30004", False)),  # blocked
         ("twilio", "failed", "21211", StatusUpdate(F, "21211", True)),
         ("twilio", "failed", "21614", StatusUpdate(F, "21614", True)),
-        ("twilio", "failed", "21610", StatusUpdate(F, "21610", False)),  # opted out at Twilio
+        ("twilio", "failed", "21610", StatusUpdate(F, "21610", False, True)),  # opted out at Twilio
         ("twilio", "failed", None, StatusUpdate(F)),
         ("twilio", "canceled", None, StatusUpdate(F)),
         # Plivo
@@ -41,7 +41,7 @@ S, D, U, F = DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.UNDEL
         ("plivo", "undelivered", "80", StatusUpdate(U, "80", False)),  # temporarily unavailable
         ("plivo", "undelivered", "70", StatusUpdate(U, "70", True)),
         ("plivo", "failed", "50", StatusUpdate(F, "50", True)),
-        ("plivo", "failed", "200", StatusUpdate(F, "200", False)),
+        ("plivo", "failed", "200", StatusUpdate(F, "200", False, True)),  # opted out at Plivo
         ("plivo", "rejected", "30", StatusUpdate(F, "30", False)),  # spam
         # Vonage DLR
         ("vonage", "accepted", "0", StatusUpdate(S)),
@@ -50,7 +50,7 @@ S, D, U, F = DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.UNDEL
         ("vonage", "delivered", "0", StatusUpdate(D)),
         ("vonage", "expired", "2", StatusUpdate(U, "2", False)),  # absent subscriber, temporary
         ("vonage", "expired", "3", StatusUpdate(U, "3", True)),  # absent subscriber, permanent
-        ("vonage", "failed", "9", StatusUpdate(F, "9", True)),  # illegal number
+        ("vonage", "failed", "9", StatusUpdate(F, "9", False, True)),  # opted out (not an invalid number)
         ("vonage", "failed", "2", StatusUpdate(F, "2", False)),
         ("vonage", "rejected", "4", StatusUpdate(F, "4", False)),  # barred by the user
         ("vonage", "rejected", "0", StatusUpdate(F)),
