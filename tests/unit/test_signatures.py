@@ -356,3 +356,10 @@ def test_an_empty_secret_verifies_nothing() -> None:
     assert not verify_plivo_v3("", url, "1", params, plivo_v3_signature("", url, "1", params))
     assert not verify_plivo_v2("", url, "1", plivo_v2_signature("", url, "1"))
     assert not verify_vonage({**params, "sig": vonage_sig(params, "", "md5hash")}, "", "md5hash")
+
+
+def test_plivo_v2_without_its_nonce_verifies_nothing() -> None:
+    # Even signed over an empty nonce: a V2 callback without X-Plivo-Signature-V2-Nonce is not Plivo's.
+    url = "https://example.com/webhooks/plivo/status"
+    assert not verify_plivo_v2("token", url, "", plivo_v2_signature("token", url, ""))
+    assert not verify_plivo_v2("token", url, None, plivo_v2_signature("token", url, ""))
