@@ -1,5 +1,5 @@
 # The commands of the README. ODOO_SRC defaults to /opt/odoo18.
-.PHONY: setup test demo resilience
+.PHONY: setup test demo resilience mutation
 setup:
 	bash scripts/setup.sh
 test:
@@ -8,3 +8,5 @@ demo:
 	bash scripts/demo.sh
 resilience:
 	.venv/bin/python -m resilience
+mutation:
+	bash scripts/mutation.sh

@@ -41,6 +41,7 @@ from sync_service.dispatcher import BatchSummary, Dispatcher, DispatchOptions
 from sync_service.odoo_client import OdooClient, OdooError
 from sync_service.outbox import OdooOutbox
 from sync_service.outcomes import UNKNOWN_OUTCOME_CODE
+from sync_service.rate_limit import RateLimiter
 from sync_service.send_journal import SendJournal
 from sync_service.simulator import FaultKind, ProviderSimulator
 from sync_service.store import Store
@@ -281,12 +282,26 @@ def test_a_stop_received_after_the_claim_is_honoured(
 
 
 def test_each_account_stays_under_its_rate_in_every_second(
-    client: OdooClient, simulator: ProviderSimulator, make_dispatcher: Callable[..., Dispatcher]
+    client: OdooClient,
+    simulator: ProviderSimulator,
+    make_dispatcher: Callable[..., Dispatcher],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     account = make_account(client, simulator, rate=20)
     long_body = "Your parcel is on its way. " * 7  # 189 GSM-7 characters: 2 segments
     keys = queue_sms(client, account, [fresh_number() for _ in range(40)])
     keys += queue_sms(client, account, [fresh_number() for _ in range(10)], body=long_body)
+    # The limiter's own decisions on its own clock, (admitted at, segments): exact whatever the load.
+    admitted: list[tuple[float, int]] = []
+    real_try_acquire = RateLimiter.try_acquire
+
+    def recording_try_acquire(limiter: RateLimiter, units: int = 1) -> float:
+        wait = real_try_acquire(limiter, units)
+        if wait == 0.0 and limiter.rate == 20:
+            admitted.append(limiter._log[-1])
+        return wait
+
+    monkeypatch.setattr(RateLimiter, "try_acquire", recording_try_acquire)
     dispatcher = make_dispatcher(concurrency=32)
 
     started = time.monotonic()
@@ -295,8 +310,17 @@ def test_each_account_stays_under_its_rate_in_every_second(
 
     received = sorted((m.received_at, m.segments) for m in simulator.received())
     assert sum(segments for _, segments in received) == 60 and counts_for(simulator, keys) == [1] * 50
+    assert sum(units for _, units in admitted) == 60
+    # What the service controls: no second (plus the limiter's 0.1 s margin for the network) ever admits
+    # more than the rate. Exact: these are the limiter's own times, no scheduling noise in them.
+    window = 1.1
+    busiest_sent = max(sum(u for t, u in admitted if start <= t < start + window) for start, _ in admitted)
+    assert busiest_sent <= 20
+    # What the provider sees, stamped on arrival: the same, give or take the delivery's jitter; the margin
+    # absorbs 0.1 s of it, and under a loaded machine (other jobs, 2 cores) jitter can pass that: a second
+    # at the provider may then hold one message (2 segments) more, never a burst.
     busiest = max(sum(s for t, s in received if start <= t < start + 1.0) for start, _ in received)
-    assert busiest <= 20
+    assert busiest <= 20 + 2
     assert elapsed >= 2.0  # 60 segments at 20/s: the first 20 at once, then two more windows
 
 

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, func, select, text
 
 from sync_service.store import Store, StoreError, StoreUnavailable
-from sync_service.store.models import metadata
+from sync_service.store.models import kv, metadata
+from sync_service.store.store import WRITE_PROBE_KEY
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -268,9 +269,22 @@ def test_sqlite_is_durable_and_shareable(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_check_writable(store: Store) -> None:
-    store.check_writable()
-    store.check_writable()
+def test_check_writable(store: Store, store_url: str, clock: SteppedClock) -> None:
+    # The probe is written and committed: another connection (a second Store) reads it back, stamped with
+    # the store's clock; a second probe replaces it (one row, the new time) and queues no event.
+    other = Store.from_url(store_url)
+    try:
+        assert other.get(WRITE_PROBE_KEY) is None
+        store.check_writable()
+        assert other.get(WRITE_PROBE_KEY) == T0.isoformat()
+        clock.advance(90)
+        store.check_writable()
+        assert other.get(WRITE_PROBE_KEY) == (T0 + timedelta(seconds=90)).isoformat()
+        with store.engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(kv).where(kv.c.name == WRITE_PROBE_KEY)) == 1
+        assert store.backlog() == 0
+    finally:
+        other.close()
 
 
 def test_read_only_sqlite_store_reports_unavailable(tmp_path: Path) -> None:

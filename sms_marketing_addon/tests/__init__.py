@@ -15,3 +15,4 @@ from . import test_outbox_screen
 from . import test_settings
 from . import test_provider_account
 from . import test_provider_account_health
+from . import test_consent_log_immutable

@@ -1,5 +1,8 @@
+from lxml import html
+
 from odoo import api
-from odoo.tests import tagged
+from odoo.http import root
+from odoo.tests import HttpCase, tagged
 
 from odoo.addons.sms_marketing_addon.controllers.website_sale import WebsiteSaleSmsConsent
 from odoo.addons.website.tools import MockRequest
@@ -28,10 +31,11 @@ class TestCheckoutConsent(WebsiteSaleCommon):
             )
         return order.partner_id
 
-    def test_checkbox_off_by_default_and_hidden_when_disabled(self):
+    def test_a_box_submitted_while_the_setting_is_off_records_nothing(self):
         self.website.sms_checkout_consent = False
         partner = self.submit_address(sms_marketing_consent="1")
         self.assertEqual(partner.sms_consent_state, "none")
+        self.assertFalse(self.env["sms.consent.log"].search([("partner_id", "=", partner.id)]))
 
     def test_unticked_box_records_nothing(self):
         self.website.sms_checkout_consent = True
@@ -48,3 +52,39 @@ class TestCheckoutConsent(WebsiteSaleCommon):
         log = self.env["sms.consent.log"].search([("partner_id", "=", partner.id)])
         self.assertEqual((log.event, log.source, log.consent_text), ("opt_in_request", "checkout", "Yes, text me the deals"))
         self.assertTrue(self.env["sms.sms"].search([("partner_id", "=", partner.id), ("body", "ilike", "YES")]))
+
+
+@tagged("post_install", "-at_install")
+class TestCheckoutConsentForm(WebsiteSaleCommon, HttpCase):
+    """The address form a shopper sees: the SMS box is there, unticked, only when the website asks for it."""
+
+    def address_form(self):
+        order = self.env["sale.order"].create({
+            "partner_id": self.public_partner.id, "website_id": self.website.id,
+            "order_line": [(0, 0, {"product_id": self.product.id, "product_uom_qty": 1})],
+        })
+        session = self.authenticate(None, None)
+        session["sale_order_id"] = order.id
+        root.session_store.save(session)
+        response = self.url_open("/shop/address?address_type=billing")
+        self.assertEqual(response.status_code, 200)
+        page = html.fromstring(response.content)
+        self.assertTrue(page.xpath("//form[.//input[@name='street']]"), "the address form is shown")
+        return page
+
+    def test_checkbox_unticked_by_default_with_the_consent_text(self):
+        self.website.sms_checkout_consent = True
+        self.website.sms_checkout_consent_text = "Yes, text me the deals"
+        page = self.address_form()
+        boxes = page.xpath("//input[@name='sms_marketing_consent']")
+        self.assertEqual(len(boxes), 1)
+        self.assertEqual(boxes[0].get("type"), "checkbox")
+        self.assertIsNone(boxes[0].get("checked"), "the shopper ticks it, it is never ticked for them")
+        label = page.xpath("//label[@for=$id]", id=boxes[0].get("id"))
+        self.assertEqual(label[0].text_content().strip(), "Yes, text me the deals")
+
+    def test_checkbox_absent_when_the_website_setting_is_off(self):
+        self.website.sms_checkout_consent = False
+        page = self.address_form()
+        self.assertFalse(page.xpath("//input[@name='sms_marketing_consent']"))
+        self.assertFalse(page.xpath("//*[@id='div_sms_marketing_consent']"))

@@ -1,7 +1,8 @@
 """The webhook server: signed delivery receipts and inbound SMS, stored durably before the 200.
 
 Per request: unknown provider → 404; body not form/JSON → 400; bad or missing signature → 403
-(nothing stored); missing required field → 400; store failure → 503 so the provider retries;
+(nothing stored); missing required field, or a message id / status over 100 characters or with control
+characters (they make the dedup key) → 400; store failure → 503 so the provider retries;
 otherwise the normalised event is committed to the store, then 200 (a duplicate is a 200 too).
 """
 
@@ -37,6 +38,9 @@ logger = logging.getLogger("sync_service.webhooks")
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_FIELDS = 200
+# Message ids and statuses make the inbox's dedup key (255 characters at most in the store): providers' ids
+# are 16 to 36 characters, their statuses a word. Longer is not a provider's request: 400, not a store error.
+MAX_KEY_FIELD_CHARS = 100
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 EventCallback = Callable[[str, EventKind, Mapping[str, Any]], None]
@@ -189,6 +193,16 @@ def _required(params: Mapping[str, str], name: str, *, allow_empty: bool = False
     return value
 
 
+def _key_field(params: Mapping[str, str], name: str) -> str:
+    """A required field that goes into the dedup key, stripped and of a sensible length."""
+    value = _required(params, name).strip()
+    if len(value) > MAX_KEY_FIELD_CHARS:
+        raise BadRequest(f"field {name!r} is longer than {MAX_KEY_FIELD_CHARS} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):  # a NUL cannot even be stored in PostgreSQL text
+        raise BadRequest(f"field {name!r} contains control characters")
+    return value
+
+
 def _optional(params: Mapping[str, str], name: str) -> str | None:
     value = params.get(name, "").strip()
     return value or None
@@ -203,8 +217,8 @@ def normalize_status(
     SMS's key there for Twilio and Plivo; Vonage echoes it as ``client-ref``.
     """
     fields = STATUS_FIELDS[provider]
-    message_id = _required(params, fields.message_id).strip()
-    status = _required(params, fields.status).strip()
+    message_id = _key_field(params, fields.message_id)
+    status = _key_field(params, fields.status)
     key = _optional(params, "client-ref") if provider == "vonage" else query_key
     payload = StatusPayload(
         provider_message_id=message_id,
@@ -219,7 +233,7 @@ def normalize_status(
 def normalize_inbound(provider: Provider, params: Mapping[str, str]) -> tuple[str, InboundPayload]:
     """Dedup key (inbound message id) and payload of an inbound SMS."""
     fields = INBOUND_FIELDS[provider]
-    message_id = _required(params, fields.message_id).strip()
+    message_id = _key_field(params, fields.message_id)
     payload = InboundPayload(
         inbound_id=message_id,
         from_number=_required(params, fields.from_number).strip(),

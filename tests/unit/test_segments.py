@@ -53,6 +53,10 @@ EMOJI = "\N{GRINNING FACE}"  # U+1F600, outside the BMP: a surrogate pair in UTF
         # A surrogate pair is never split: 66 + [2] does not fit in 67.
         ("a" * 66 + EMOJI + "a" * 66, SegmentInfo("UCS-2", 133, 134, 3, 67)),
         ("a" * 65 + EMOJI + "a" * 67, SegmentInfo("UCS-2", 133, 134, 2, 67)),
+        # The edge of the Basic Multilingual Plane: U+FFFF is the last one-unit character, U+10000 (the first
+        # supplementary one, a Linear B syllable) already takes a surrogate pair.
+        ("\uffff", SegmentInfo("UCS-2", 1, 1, 1, 70)),
+        ("\U00010000", SegmentInfo("UCS-2", 1, 2, 1, 70)),
         # In UCS-2 the extension characters are plain BMP characters: one unit.
         ("€ç", SegmentInfo("UCS-2", 2, 2, 1, 70)),
     ],

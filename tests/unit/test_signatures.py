@@ -300,6 +300,40 @@ def test_vonage_timestamp_default_tolerance_is_five_minutes() -> None:
     assert not vonage_timestamp_fresh({"timestamp": "1000"}, now=1300.5)
 
 
+# --------------------------------------------------------------------------- defaults and edge cases
+# (each kills a mutant that survived `make mutation`; the case-only changes of codec names, "UTF-8" for
+# "utf-8" and "ASCII" for "ascii", are equivalent: Python's codec names are case-insensitive)
+
+
+def test_plivo_callbacks_are_posts_unless_told_otherwise() -> None:
+    url = "https://example.com/sms/inbound"
+    as_post = plivo_v3_string_to_sign(url, NONCE, INBOUND, "POST")
+    assert plivo_v3_string_to_sign(url, NONCE, INBOUND) == as_post
+    assert plivo_v3_signature("my_auth_token", url, NONCE, INBOUND) == GOOD
+    assert verify_plivo_v3("my_auth_token", url, NONCE, INBOUND, GOOD)
+
+
+def test_plivo_keeps_a_blank_query_parameter_in_what_it_signs() -> None:
+    # Plivo's SDK parses the callback URL's query with blank values kept: "?a=&b=1" signs "a=" too.
+    signed = plivo_v3_string_to_sign("https://example.com/cb?b=1&a=", NONCE, {"Text": "HI"})
+    assert signed == f"https://example.com/cb?a=&b=1.TextHI.{NONCE}"
+
+
+def test_plivo_get_callback_without_any_parameter_has_no_question_mark() -> None:
+    assert plivo_v3_string_to_sign("https://example.com/cb", NONCE, {}, "GET") == f"https://example.com/cb.{NONCE}"
+
+
+def test_vonage_signatures_are_md5hash_unless_told_otherwise() -> None:
+    assert vonage_sig(VONAGE_PARAMS, "secret") == "6af838ef94998832dbfc29020b564830"
+    assert verify_vonage({**VONAGE_PARAMS, "sig": "6af838ef94998832dbfc29020b564830"}, "secret")
+
+
+def test_vonage_unknown_method_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError) as raised:
+        vonage_sig(VONAGE_PARAMS, "secret", "sha3")  # type: ignore[arg-type]
+    assert str(raised.value).endswith("expected one of md5hash, md5, sha1, sha256, sha512")
+
+
 # --------------------------------------------------------------------------- Plivo V2
 
 
@@ -322,3 +356,10 @@ def test_an_empty_secret_verifies_nothing() -> None:
     assert not verify_plivo_v3("", url, "1", params, plivo_v3_signature("", url, "1", params))
     assert not verify_plivo_v2("", url, "1", plivo_v2_signature("", url, "1"))
     assert not verify_vonage({**params, "sig": vonage_sig(params, "", "md5hash")}, "", "md5hash")
+
+
+def test_plivo_v2_without_its_nonce_verifies_nothing() -> None:
+    # Even signed over an empty nonce: a V2 callback without X-Plivo-Signature-V2-Nonce is not Plivo's.
+    url = "https://example.com/webhooks/plivo/status"
+    assert not verify_plivo_v2("token", url, "", plivo_v2_signature("token", url, ""))
+    assert not verify_plivo_v2("token", url, None, plivo_v2_signature("token", url, ""))

@@ -54,6 +54,9 @@ S, D, U, F = DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.UNDEL
         ("vonage", "failed", "2", StatusUpdate(F, "2", False)),
         ("vonage", "rejected", "4", StatusUpdate(F, "4", False)),  # barred by the user
         ("vonage", "rejected", "0", StatusUpdate(F)),
+        # A receipt that went through still carries the provider's code, for the record (never "invalid").
+        ("twilio", "sent", "30008", StatusUpdate(S, "30008", False)),
+        ("plivo", "delivered", "70", StatusUpdate(D, "70", False)),
     ],
 )
 def test_map_status(
@@ -74,7 +77,9 @@ def test_unknown_status_or_provider_raises(provider: str, status: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [(None, None), ("", None), ("  ", None), ("0", None), ("000", None), (0, None), (30003, "30003"),
-     (" 21211 ", "21211"), ("080", "80"), ("E12", "E12")],
+     (" 21211 ", "21211"), ("080", "80"), ("E12", "E12"),
+     # a code that is not a number is kept as it is, leading zeros included
+     ("0E12", "0E12"), ("X", "X"), ("XX0", "XX0")],
 )
 def test_normalize_error_code(raw: str | int | None, expected: str | None) -> None:
     assert normalize_error_code(raw) == expected
@@ -82,3 +87,11 @@ def test_normalize_error_code(raw: str | int | None, expected: str | None) -> No
 
 def test_statuses_are_odoo_vocabulary() -> None:
     assert {s.value for s in DeliveryStatus} == {"sent", "delivered", "undelivered", "failed"}
+
+
+def test_unknown_status_or_provider_is_named_in_the_error() -> None:
+    # What the operator reads in the log of a receipt that could not be applied.
+    with pytest.raises(UnknownStatus, match=r"^unknown twilio delivery status 'exploded'$"):
+        map_status("twilio", "exploded")
+    with pytest.raises(UnknownStatus, match=r"^no delivery statuses known for provider 'console'$"):
+        map_status("console", "sent")
