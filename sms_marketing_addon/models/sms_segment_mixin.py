@@ -210,6 +210,24 @@ class SmsSegmentMixin(models.AbstractModel):
             Model = self.env[field.comodel_name]
         return None
 
+    def _sms_placeholder_in_words(self, error, model):
+        """The reason a placeholder fails, in the merchant's words rather than Python's."""
+        description = self.env["ir.model"]._get(model).name or model
+        attribute = re.search(r"'([\w.]+)' object has no attribute '(\w+)'", error)
+        if attribute:
+            target = self.env["ir.model"]._get(attribute.group(1)).name or attribute.group(1)
+            return self.env._("%(model)s has no field “%(field)s”.", model=target, field=attribute.group(2))
+        name = re.search(r"name '(\w+)' is not defined", error)
+        if name:
+            return self.env._(
+                "“%(name)s” is unknown: a placeholder starts with object, e.g. {{ object.name }}.",
+                name=name.group(1))
+        if error.startswith("SyntaxError"):
+            return self.env._("it is not a valid expression (%(detail)s).", detail=error.split(": ", 1)[-1])
+        if "forbidden opcode" in error:
+            return self.env._("it uses code that is not allowed in a placeholder.")
+        return self.env._("%(error)s (on %(model)s)", error=error, model=description)
+
     def _sms_check_placeholders(self, field_name):
         """Refuse a body whose placeholders do not render on a sample record (or are not valid at all)."""
         if self.env.context.get("install_filename"):
@@ -219,6 +237,15 @@ class SmsSegmentMixin(models.AbstractModel):
             model = record.render_model
             if not body or not model or model not in self.env:
                 continue
+            for literal, __, __ in parse_inline_template(str(body)):
+                unclosed = literal.find("{{")
+                if unclosed >= 0:
+                    raise ValidationError(self.env._(
+                        "A placeholder is not closed: “%(start)s” needs “}}” at its end, e.g. {{ object.name }}.",
+                        start=literal[unclosed:unclosed + 30].strip()))
+                if "}}" in literal:
+                    raise ValidationError(self.env._(
+                        "“}}” without its “{{”: a placeholder is written {{ object.name }}."))
             expressions = [expr for __, expr, __ in parse_inline_template(str(body)) if expr]
             if not expressions:
                 continue
@@ -244,7 +271,7 @@ class SmsSegmentMixin(models.AbstractModel):
             if errors:
                 description = self.env["ir.model"]._get(model).name or model
                 raise ValidationError("\n".join(
-                    self.env._("The placeholder %(placeholder)s cannot be rendered on %(model)s: %(error)s",
-                               placeholder=placeholder, model=description, error=error)
+                    self.env._("The placeholder %(placeholder)s cannot be used: %(reason)s",
+                               placeholder=placeholder, reason=record._sms_placeholder_in_words(error, model))
                     for placeholder, error in errors
                 ))
