@@ -35,7 +35,8 @@ def main() -> int:
         if row and not row.startswith("#"):
             name, line, why = row.split("\t")
             listed[name] = (line, why)
-    survivors = sorted(name for name, v in checked.items() if v != "killed")
+    # A timeout is caught too: the mutant made the tests hang (an endless loop), which the run notices.
+    survivors = sorted(name for name, v in checked.items() if v not in ("killed", "timeout"))
     equivalent = [n for n in survivors if n in listed and mutated_line(n) == listed[n][0]]
     surviving = [n for n in survivors if n not in equivalent]
     killed = len(checked) - len(survivors)

@@ -2,10 +2,12 @@ import pytest
 
 from sync_service.core.keywords import (
     DEFAULT_KEYWORDS,
+    SHORT_MESSAGE_WORDS,
     KeywordAction,
     KeywordTable,
     classify,
     normalize,
+    understand_opt_out,
 )
 
 
@@ -133,3 +135,38 @@ def test_from_mapping_rejects(mapping: dict[str, list[str]], message: str) -> No
 def test_words_given_as_plain_string_are_rejected() -> None:
     with pytest.raises(TypeError, match="must be a list of strings"):
         KeywordTable.from_mapping({"opt_out": "STOP"})
+
+
+# --------------------------------------------------------------------------- edges of opt-out understanding
+
+
+def test_a_table_phrase_is_matched_whole_before_its_first_word() -> None:
+    """A multi-word opt-out phrase of the table, then filler and a question mark: all opt-out words, so an
+    opt-out (matching its first word alone would leave 'club deals' unexplained and make it a question)."""
+    assert understand_opt_out("stop club deals please?", ["stop club deals"]) is KeywordAction.OPT_OUT
+    assert understand_opt_out("arret total svp?", ["arret total"]) is KeywordAction.OPT_OUT
+
+
+def test_a_question_is_a_question_even_with_trailing_blanks() -> None:
+    # A per-se word in a short message opts out, unless the message asks something: then a person looks.
+    assert understand_opt_out("is revoke a word?\n ") is KeywordAction.REVIEW
+    assert understand_opt_out("is revoke a word") is KeywordAction.OPT_OUT
+
+
+def test_short_means_at_most_twelve_words() -> None:
+    twelve = "hey can you stop this right away I do not want it"
+    assert len(twelve.split()) == SHORT_MESSAGE_WORDS == 12
+    assert understand_opt_out(twelve) is KeywordAction.OPT_OUT
+    assert understand_opt_out(twelve + " anymore") is KeywordAction.REVIEW
+
+
+def test_an_empty_word_in_the_table_matches_nothing() -> None:
+    table = KeywordTable.from_mapping({"opt_out": ["STOP", "", "  "], "help": ["HELP", " "]})
+    for reply in ("", "!!!", "  ", "?"):
+        assert classify(reply, table) is KeywordAction.NONE, reply
+    assert classify("stop", table) is KeywordAction.OPT_OUT
+
+
+def test_a_plain_string_for_the_words_says_so() -> None:
+    with pytest.raises(TypeError, match=r"KeywordTable\.opt_out must be a sequence of words, not a string"):
+        KeywordTable(opt_out="STOP")  # type: ignore[arg-type]
