@@ -85,14 +85,8 @@ class ResCompany(models.Model):
         self.ensure_one()
         if self.sms_subscribe_country_ids:
             return self.sms_subscribe_country_ids
-        countries = self.country_id
         websites = self.env["website"].sudo().search([("company_id", "=", self.id)])
-        for website in websites:
-            countries |= website.company_id.country_id
-            pricelists = website.sudo()._fields.get("pricelist_ids") and website.pricelist_ids
-            if pricelists and "country_group_ids" in pricelists._fields:
-                countries |= pricelists.country_group_ids.country_ids
-        return countries
+        return self.country_id | websites.pricelist_ids.country_group_ids.country_ids
 
     def _sms_brand(self):
         self.ensure_one()

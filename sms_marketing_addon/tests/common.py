@@ -1,6 +1,14 @@
 from odoo.tests import TransactionCase, new_test_user
 
 
+def load_french(env):
+    """French active with this module's current French terms (model and model_terms; code terms are read from
+    the .po at use), as in a French shop."""
+    env["res.lang"]._activate_lang("fr_FR")
+    env["ir.module.module"].search([("name", "=", "sms_marketing_addon")])._update_translations(
+        ["fr_FR"], overwrite=True)
+
+
 class SmsMarketingCase(TransactionCase):
     @classmethod
     def setUpClass(cls):

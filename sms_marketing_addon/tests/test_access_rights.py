@@ -20,6 +20,9 @@ SERVICE_CALLS = [
     ("get_cart_flows", (), {}),
     ("poll_carts", (), {}),
     ("enqueue_flow_steps", ([],), {}),
+    ("report_account_health", ([],), {}),
+    ("queue_test_sms", ("+33612345678", "Test from the access test"), {}),
+    ("test_sms_state", (0,), {}),
 ]
 
 
@@ -85,12 +88,20 @@ class TestAccessRights(SmsMarketingCase):
         self.assertEqual(account.base_url, "http://[::1]:9099")
 
     # ------------------------------------------------------------------ the service's RPC methods
+    def test_every_service_method_is_in_the_list(self):
+        api_methods = {name for name in dir(type(self.api)) if not name.startswith("_")
+                       and callable(getattr(type(self.api), name, None))
+                       and getattr(type(self.api), name).__module__.startswith("odoo.addons.sms_marketing_addon")}
+        self.assertEqual(api_methods - {"enqueue_flow_step"}, {method for method, _a, _k in SERVICE_CALLS})
+
     def test_the_service_methods_refuse_people(self):
         for user in (self.portal_user, self.plain_user, self.sms_user, self.manager):
             api = self.api.with_user(user)
             for method, args, kwargs in SERVICE_CALLS:
                 with self.subTest(user=user.login, method=method), self.assertRaises(AccessError):
                     getattr(api, method)(*args, **kwargs)
+            with self.subTest(user=user.login, method="enqueue_flow_step"), self.assertRaises(AccessError):
+                api.enqueue_flow_step(0, 0)
         self.assertFalse(self.Log.search([("inbound_message_id", "=", "SM-forged-1")]), "no fabricated proof")
 
     def test_the_service_and_administrators_may_call_them(self):

@@ -140,18 +140,23 @@ class TestGateZonesAndCap(OutboxCase):
         ]
         for ages, expected in cases:
             with self.subTest(ages=ages):
-                partner = self.consented("+13055550123", country=self.us)
-                self.history(partner, *ages)
-                sms = self.marketing_sms(partner)
-                to_send, deferred, _canceled = self.gate(sms, self.now)
-                if expected is None:
-                    self.assertEqual(to_send, sms)
-                else:
-                    self.assertEqual(deferred, sms)
-                    self.assertEqual(sms.sms_defer_reason, "frequency cap")
-                    self.assertEqual(sms.sms_defer_until, self.now + expected)
-                partner.unlink()
-                self.Provider.search([("number", "=", "+13055550123")]).unlink()
+                self.assert_cap_case(ages, expected)
+
+    def assert_cap_case(self, ages, expected):
+        """A Florida number that received marketing SMS `ages` ago: sent now (`expected` None) or held by the
+        frequency cap for `expected`."""
+        partner = self.consented("+13055550123", country=self.us)
+        self.history(partner, *ages)
+        sms = self.marketing_sms(partner)
+        to_send, deferred, _canceled = self.gate(sms, self.now)
+        if expected is None:
+            self.assertEqual(to_send, sms)
+        else:
+            self.assertEqual(deferred, sms)
+            self.assertEqual(sms.sms_defer_reason, "frequency cap")
+            self.assertEqual(sms.sms_defer_until, self.now + expected)
+        partner.unlink()
+        self.Provider.search([("number", "=", "+13055550123")]).unlink()
 
     def test_cap_window_edge_with_a_shorter_window(self):
         """A 12 h window while other policies look 24 h back: one sent exactly 12 h ago no longer counts."""
@@ -161,16 +166,7 @@ class TestGateZonesAndCap(OutboxCase):
         for ages, expected in (((12 * h, 2 * h, h), None), ((12 * h - timedelta(minutes=1), 2 * h, h),
                                                               timedelta(minutes=1))):
             with self.subTest(ages=ages):
-                partner = self.consented("+13055550123", country=self.us)
-                self.history(partner, *ages)
-                sms = self.marketing_sms(partner)
-                to_send, deferred, _canceled = self.gate(sms, self.now)
-                if expected is None:
-                    self.assertEqual(to_send, sms)
-                else:
-                    self.assertEqual(sms.sms_defer_until, self.now + expected)
-                partner.unlink()
-                self.Provider.search([("number", "=", "+13055550123")]).unlink()
+                self.assert_cap_case(ages, expected)
 
     def test_cap_counts_those_going_in_the_same_claim(self):
         self.now = utc("America/Chicago", 2026, 11, 24, 10, 0)

@@ -1,5 +1,7 @@
 from odoo.tests import TransactionCase, tagged
 
+from .common import load_french
+
 
 @tagged("post_install", "-at_install")
 class TestI18nFr(TransactionCase):
@@ -8,10 +10,7 @@ class TestI18nFr(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["res.lang"]._activate_lang("fr_FR")
-        module = cls.env["ir.module.module"].search([("name", "=", "sms_marketing_addon")])
-        # Load this module's current French terms (model and model_terms); code terms are read from the .po.
-        module._update_translations(["fr_FR"], overwrite=True)
+        load_french(cls.env)
         cls.company = cls.env.company.with_context(lang="fr_FR")
 
     def test_builtin_sms_wordings(self):

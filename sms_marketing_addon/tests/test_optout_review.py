@@ -5,7 +5,7 @@ from unittest.mock import patch
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
-from .common import SmsMarketingCase
+from .common import SmsMarketingCase, load_french
 from .test_flows import FlowCommon
 
 
@@ -15,9 +15,7 @@ class LangCase(SmsMarketingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["res.lang"]._activate_lang("fr_FR")
-        module = cls.env["ir.module.module"].search([("name", "=", "sms_marketing_addon")])
-        module._update_translations(["fr_FR"], overwrite=True)
+        load_french(cls.env)
         cls.env.company.sms_brand_name = "Maison Test"
         cls.env.company.write({"sms_stop_reply_text": False})
         cls.manager = new_test_user(

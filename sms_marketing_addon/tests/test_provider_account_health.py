@@ -4,6 +4,7 @@ from unittest.mock import patch
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from .common import load_french
 from .test_outbox import OutboxCase
 
 
@@ -120,9 +121,7 @@ class TestHealthInFrench(OutboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["res.lang"]._activate_lang("fr_FR")
-        module = cls.env["ir.module.module"].search([("name", "=", "sms_marketing_addon")])
-        module._update_translations(["fr_FR"], overwrite=True)
+        load_french(cls.env)
 
     def test_labels_and_reasons_are_french(self):
         Account = self.env["sms.provider.account"].with_context(lang="fr_FR")
