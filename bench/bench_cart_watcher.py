@@ -32,9 +32,9 @@ from _odoo_env import CONF, ROOT, fresh_database
 sys.path.insert(0, str(ROOT / "tests"))
 
 from odoo_server import OdooServer
-from sync_service.cart_watcher import CartWatcher
-from sync_service.config import load_settings
-from sync_service.odoo_client import OdooClient
+from sync_service.carts.watcher import CartWatcher
+from sync_service.shell.config import load_settings
+from sync_service.shell.odoo_client import OdooClient
 from sync_service.store import Store
 
 STEP_SECONDS = 15  # first step of the measured flow: 15 s after the cart's last activity

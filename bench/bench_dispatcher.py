@@ -37,14 +37,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from sync_service.accounts import AccountCache
-from sync_service.dispatcher import Dispatcher, DispatchOptions
+from sync_service.dispatch.accounts import AccountCache
+from sync_service.dispatch.dispatcher import Dispatcher, DispatchOptions
+from sync_service.dispatch.outbox import Claim, ClaimedMessage
+from sync_service.dispatch.outcomes import ReportEntry
+from sync_service.dispatch.send_journal import SendJournal
 from sync_service.gateways import HttpGateway, OutboundMessage, ProviderAccount, build_gateway
 from sync_service.gateways.async_http import AsyncHttpTransport
-from sync_service.loop_thread import new_event_loop
-from sync_service.outbox import Claim, ClaimedMessage
-from sync_service.outcomes import ReportEntry
-from sync_service.send_journal import SendJournal
+from sync_service.shell.loop_thread import new_event_loop
 from sync_service.simulator import DEFAULT_ACCOUNTS, ProviderSimulator
 from sync_service.store import Store
 
@@ -288,9 +288,9 @@ def odoo_end_to_end(sim: SimulatorProcess, store_url: str, count: int, db: str |
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from _odoo_env import CONF, fresh_database  # type: ignore[import-not-found]
     from odoo_server import OdooServer  # type: ignore[import-not-found]
-    from sync_service.config import load_settings
-    from sync_service.odoo_client import OdooClient
-    from sync_service.outbox import OdooOutbox
+    from sync_service.dispatch.outbox import OdooOutbox
+    from sync_service.shell.config import load_settings
+    from sync_service.shell.odoo_client import OdooClient
 
     database = db or fresh_database("smsm_bench_dispatch")
     server = OdooServer(str(CONF), database, Path(tempfile.mkdtemp()) / "odoo.log")

@@ -27,10 +27,10 @@ from urllib.parse import urlencode
 
 import requests
 
-from sync_service.config import load_settings
 from sync_service.core.signatures import twilio_signature
+from sync_service.shell.config import load_settings
 from sync_service.store import Store
-from sync_service.webhook_role import build_webhook_app
+from sync_service.webhooks.role import build_webhook_app
 
 TOKEN = "bench-twilio-auth-token"
 SID = "AC" + "b" * 32

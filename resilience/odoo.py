@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sync_service.config import load_settings
-from sync_service.odoo_client import OdooClient, OdooUnreachable
+from sync_service.shell.config import load_settings
+from sync_service.shell.odoo_client import OdooClient, OdooUnreachable
 
 ROOT = Path(__file__).resolve().parent.parent
 ODOO_SRC = Path(os.environ.get("ODOO_SRC", "/opt/odoo18"))

@@ -85,7 +85,8 @@ class Service:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "sync_service.cli", "run"], env=self.env,
+            cmd = [sys.executable, "-m", "sync_service.shell.cli", "run"]
+            self.process = subprocess.Popen(cmd, env=self.env,
                                             stdout=out, stderr=subprocess.STDOUT)
         self.starts += 1
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sync_service.odoo_client import OdooClient
+from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import ProviderSimulator
 
 TWILIO_SID, TWILIO_TOKEN = "AC00000000000000000000000000000001", "twilio-sim-token"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from odoo_server import OdooServer
-from sync_service.cart_watcher import CartWatcher
-from sync_service.config import load_settings
-from sync_service.odoo_client import OdooClient
+from sync_service.carts.watcher import CartWatcher
+from sync_service.shell.config import load_settings
+from sync_service.shell.odoo_client import OdooClient
 from sync_service.store import Store
 
 # Seconds after the cart's last activity. Step 2 comes 9 s after step 1: the time a test has to see step 1

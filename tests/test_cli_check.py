@@ -9,7 +9,7 @@ from pathlib import Path
 
 from odoo_server import OdooServer
 
-SMS_SYNC = [sys.executable, "-m", "sync_service.cli"]
+SMS_SYNC = [sys.executable, "-m", "sync_service.shell.cli"]
 
 
 def run_check(env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -27,13 +27,13 @@ from outbox_helpers import (
 )
 
 from odoo_server import OdooServer, free_port
-from sync_service import runner
-from sync_service.config import load_settings
-from sync_service.odoo_client import OdooClient
-from sync_service.outcomes import UNKNOWN_OUTCOME_CODE
+from sync_service.dispatch.outcomes import UNKNOWN_OUTCOME_CODE
+from sync_service.shell import runner
+from sync_service.shell.config import load_settings
+from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import FaultKind, ProviderSimulator
 
-SMS_SYNC = [sys.executable, "-m", "sync_service.cli"]
+SMS_SYNC = [sys.executable, "-m", "sync_service.shell.cli"]
 
 
 @pytest.fixture(scope="module")

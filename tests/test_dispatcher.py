@@ -33,19 +33,19 @@ from prometheus_client import CollectorRegistry
 
 from live_server import LiveServer
 from odoo_server import OdooServer
-from sync_service.accounts import AccountCache
-from sync_service.applier import InboxApplier
-from sync_service.config import load_settings
-from sync_service.dispatch_metrics import DispatcherMetrics
-from sync_service.dispatcher import BatchSummary, Dispatcher, DispatchOptions
-from sync_service.odoo_client import OdooClient, OdooError
-from sync_service.outbox import OdooOutbox
-from sync_service.outcomes import UNKNOWN_OUTCOME_CODE
-from sync_service.rate_limit import RateLimiter
-from sync_service.send_journal import SendJournal
+from sync_service.dispatch.accounts import AccountCache
+from sync_service.dispatch.dispatcher import BatchSummary, Dispatcher, DispatchOptions
+from sync_service.dispatch.metrics import DispatcherMetrics
+from sync_service.dispatch.outbox import OdooOutbox
+from sync_service.dispatch.outcomes import UNKNOWN_OUTCOME_CODE
+from sync_service.dispatch.rate_limit import RateLimiter
+from sync_service.dispatch.send_journal import SendJournal
+from sync_service.shell.config import load_settings
+from sync_service.shell.odoo_client import OdooClient, OdooError
 from sync_service.simulator import FaultKind, ProviderSimulator
 from sync_service.store import Store
-from sync_service.webhook_role import build_webhook_app
+from sync_service.webhooks.applier import InboxApplier
+from sync_service.webhooks.role import build_webhook_app
 
 # --------------------------------------------------------------------------- servers and Odoo
 

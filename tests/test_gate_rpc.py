@@ -13,8 +13,8 @@ import pytest
 from outbox_helpers import cancel_queued
 
 from odoo_server import OdooServer
-from sync_service.config import load_settings
-from sync_service.odoo_client import OdooClient
+from sync_service.shell.config import load_settings
+from sync_service.shell.odoo_client import OdooClient
 
 MON_SAT, EVERY_DAY = frozenset(range(6)), frozenset(range(7))
 DEFAULT = (9 * 60, 20 * 60, MON_SAT)

@@ -39,7 +39,7 @@ from sync_service.gateways.console import ConsoleGateway, mask_number
 from sync_service.gateways.plivo import PlivoGateway
 from sync_service.gateways.twilio import TwilioGateway
 from sync_service.gateways.vonage import VonageGateway
-from sync_service.loop_thread import LoopThread
+from sync_service.shell.loop_thread import LoopThread
 from sync_service.simulator import ProviderSimulator
 
 CREDENTIALS = {

@@ -15,16 +15,16 @@ import requests
 
 from live_server import LiveServer
 from odoo_server import OdooServer
-from sync_service.applier import API, PARKED_PREFIX, InboxApplier, replay
-from sync_service.config import ConfigError, Settings, load_settings
 from sync_service.core.signatures import twilio_signature
 from sync_service.gateways.base import OutboundMessage, ProviderAccount
 from sync_service.gateways.twilio import TwilioGateway
-from sync_service.odoo_client import OdooClient, OdooUnreachable
+from sync_service.shell.config import ConfigError, Settings, load_settings
+from sync_service.shell.odoo_client import OdooClient, OdooUnreachable
 from sync_service.simulator import ProviderSimulator
 from sync_service.simulator.server import WebhookDelivery
 from sync_service.store import Store
-from sync_service.webhook_role import build_webhook_app
+from sync_service.webhooks.applier import API, PARKED_PREFIX, InboxApplier, replay
+from sync_service.webhooks.role import build_webhook_app
 
 TWILIO_SID, TWILIO_TOKEN = "AC00000000000000000000000000000001", "twilio-sim-token"
 VONAGE_KEY, VONAGE_SECRET, VONAGE_SIG = "vonagesimkey", "vonage-sim-secret", "vonage-signature-secret-1"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sync_service.logging_setup import REDACTED, register_secrets, setup_logging
+from sync_service.shell.logging_setup import REDACTED, register_secrets, setup_logging
 
 TOKEN = "tw-auth-7f3a9c2e"
 PASSWORD = "odoo-pa55word"

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from odoo_server import OdooServer
-from sync_service.config import load_settings
-from sync_service.odoo_client import OdooClient
+from sync_service.shell.config import load_settings
+from sync_service.shell.odoo_client import OdooClient
 
 
 def connect(server: OdooServer) -> OdooClient:

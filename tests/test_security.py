@@ -17,9 +17,9 @@ from sqlalchemy import create_engine
 
 from live_server import LiveServer
 from odoo_server import OdooServer
-from sync_service.config import load_settings
 from sync_service.core.signatures import plivo_v3_signature, twilio_signature, vonage_sig
-from sync_service.odoo_client import OdooCallError, OdooClient
+from sync_service.shell.config import load_settings
+from sync_service.shell.odoo_client import OdooCallError, OdooClient
 from sync_service.store import Store
 from sync_service.webhooks import SigningConfig, create_app
 from sync_service.webhooks.app import INBOUND_FIELDS, STATUS_FIELDS

@@ -14,8 +14,8 @@ from sqlalchemy import event
 from live_server import LiveServer
 from sync_service.core.signatures import plivo_v2_signature, plivo_v3_signature, twilio_signature, vonage_sig
 from sync_service.store import Store
-from sync_service.webhook_role import signing_from_accounts
 from sync_service.webhooks import SigningConfig, create_app
+from sync_service.webhooks.role import signing_from_accounts
 
 PUBLIC = "https://sms.example.com/hooks"  # behind a proxy that strips /hooks
 TWILIO_TOKEN = "twilio-auth-token-0123456789"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .provider_codes import Meaning, lookup, meaning
+from sync_service.core.provider_codes import Meaning, lookup, meaning
 
 
 class Outcome(StrEnum):

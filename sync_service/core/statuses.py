@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .provider_codes import Meaning, meaning
+from sync_service.core.provider_codes import Meaning, meaning
 
 
 class DeliveryStatus(StrEnum):

@@ -1,7 +1,15 @@
 """Provider adapters: one class per SMS provider behind the :class:`Gateway` contract."""
 
-from .base import Gateway, HttpAnswer, HttpGateway, HttpOptions, OutboundMessage, ProviderAccount, SendResult
-from .registry import PROVIDERS, build_gateway
+from sync_service.gateways.base import (
+    Gateway,
+    HttpAnswer,
+    HttpGateway,
+    HttpOptions,
+    OutboundMessage,
+    ProviderAccount,
+    SendResult,
+)
+from sync_service.gateways.registry import PROVIDERS, build_gateway
 
 __all__ = [
     "PROVIDERS",

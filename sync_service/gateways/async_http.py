@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 import certifi
 import pycurl
 
-from ..core.errors import Classification, FailureKind, classify_exception
-from .base import HttpAnswer, HttpGateway, OutboundMessage, SendResult
+from sync_service.core.errors import Classification, FailureKind, classify_exception
+from sync_service.gateways.base import HttpAnswer, HttpGateway, OutboundMessage, SendResult
 
 MAX_CONNECTIONS = 256  # libcurl's connection cache, all hosts together
 

@@ -28,8 +28,14 @@ from urllib.parse import urlencode
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..core.errors import Classification, FailureKind, Outcome, classify_exception, parse_retry_after
-from ..core.segments import count_segments
+from sync_service.core.errors import (
+    Classification,
+    FailureKind,
+    Outcome,
+    classify_exception,
+    parse_retry_after,
+)
+from sync_service.core.segments import count_segments
 
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 

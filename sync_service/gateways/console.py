@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from ..core.errors import Classification, Outcome
-from ..core.segments import count_segments
-from .base import Gateway, OutboundMessage, SendResult
+from sync_service.core.errors import Classification, Outcome
+from sync_service.core.segments import count_segments
+from sync_service.gateways.base import Gateway, OutboundMessage, SendResult
 
 logger = logging.getLogger(__name__)
 

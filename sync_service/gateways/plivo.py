@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.errors import Classification, Outcome, classify_plivo
-from .base import INVALID_RESPONSE, HttpAnswer, HttpGateway, HttpRequest, OutboundMessage, decode_json
+from sync_service.core.errors import Classification, Outcome, classify_plivo
+from sync_service.gateways.base import (
+    INVALID_RESPONSE,
+    HttpAnswer,
+    HttpGateway,
+    HttpRequest,
+    OutboundMessage,
+    decode_json,
+)
 
 
 class PlivoGateway(HttpGateway):

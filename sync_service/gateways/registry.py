@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .base import Gateway, HttpGateway, HttpOptions, ProviderAccount
-from .console import ConsoleGateway
-from .plivo import PlivoGateway
-from .twilio import TwilioGateway
-from .vonage import VonageGateway
+from sync_service.gateways.base import Gateway, HttpGateway, HttpOptions, ProviderAccount
+from sync_service.gateways.console import ConsoleGateway
+from sync_service.gateways.plivo import PlivoGateway
+from sync_service.gateways.twilio import TwilioGateway
+from sync_service.gateways.vonage import VonageGateway
 
 HTTP_GATEWAYS: dict[str, type[HttpGateway]] = {
     TwilioGateway.provider: TwilioGateway,

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..core.errors import Classification, Outcome, classify_twilio
-from .base import INVALID_RESPONSE, HttpAnswer, HttpGateway, HttpRequest, OutboundMessage, decode_json
+from sync_service.core.errors import Classification, Outcome, classify_twilio
+from sync_service.gateways.base import (
+    INVALID_RESPONSE,
+    HttpAnswer,
+    HttpGateway,
+    HttpRequest,
+    OutboundMessage,
+    decode_json,
+)
 
 
 class TwilioGateway(HttpGateway):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from ..core.errors import Classification, Outcome, classify_vonage
-from ..core.segments import is_gsm7
-from .base import (
+from sync_service.core.errors import Classification, Outcome, classify_vonage
+from sync_service.core.segments import is_gsm7
+from sync_service.gateways.base import (
     INVALID_RESPONSE,
     HttpAnswer,
     HttpGateway,

@@ -1,6 +1,6 @@
 """Provider simulator: Twilio, Plivo and Vonage send APIs on loopback, with faults and signed callbacks."""
 
-from .server import (
+from sync_service.simulator.server import (
     DEFAULT_ACCOUNTS,
     CallbackOptions,
     Fault,

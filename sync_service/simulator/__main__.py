@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .server import DEFAULT_ACCOUNTS, FaultKind, ProviderSimulator
+from sync_service.simulator.server import DEFAULT_ACCOUNTS, FaultKind, ProviderSimulator
 
 
 def _account(text: str) -> tuple[str, str]:

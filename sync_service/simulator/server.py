@@ -58,8 +58,8 @@ from urllib.parse import unquote_plus
 import phonenumbers
 import requests
 
-from ..core.segments import count_segments, is_gsm7
-from ..core.signatures import (
+from sync_service.core.segments import count_segments, is_gsm7
+from sync_service.core.signatures import (
     VonageMethod,
     plivo_v2_signature,
     plivo_v3_signature,

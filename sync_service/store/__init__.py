@@ -1,7 +1,7 @@
 """Durable store of the sync service: webhook inbox, sent log, key/value cursors."""
 
-from .models import EVENT_KINDS, Event, EventKind, SendState, SentRecord
-from .store import Clock, Store, StoreError, StoreUnavailable, utcnow
+from sync_service.store.models import EVENT_KINDS, Event, EventKind, SendState, SentRecord
+from sync_service.store.store import Clock, Store, StoreError, StoreUnavailable, utcnow
 
 __all__ = [
     "EVENT_KINDS",

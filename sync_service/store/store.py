@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, and_, create_engine, event, func, ins
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .models import (
+from sync_service.store.models import (
     EVENT_KINDS,
     FINAL_SEND_STATES,
     Event,

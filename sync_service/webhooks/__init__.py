@@ -1,7 +1,7 @@
 """Signed webhook endpoints (delivery receipts, inbound SMS), /healthz and /metrics."""
 
-from .app import EventCallback, InboundPayload, OdooCheck, StatusPayload, create_app
-from .signing import PROVIDERS, Provider, SignatureError, SigningConfig, verify_request
+from sync_service.webhooks.app import EventCallback, InboundPayload, OdooCheck, StatusPayload, create_app
+from sync_service.webhooks.signing import PROVIDERS, Provider, SignatureError, SigningConfig, verify_request
 
 __all__ = [
     "PROVIDERS",

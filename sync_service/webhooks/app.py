@@ -31,8 +31,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync_service.store import EventKind, Store, StoreError
-
-from .signing import PROVIDERS, NonceLedger, Provider, SignatureError, SigningConfig, verify_request
+from sync_service.webhooks.signing import (
+    PROVIDERS,
+    NonceLedger,
+    Provider,
+    SignatureError,
+    SigningConfig,
+    verify_request,
+)
 
 logger = logging.getLogger("sync_service.webhooks")
 

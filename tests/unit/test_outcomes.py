@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sync_service.core.errors import Classification, Outcome
+from sync_service.dispatch.outcomes import (
+    encode_details,
+    entry,
+    from_record,
+    from_result,
+    resendable,
+    unknown_outcome,
+)
 from sync_service.gateways import SendResult
-from sync_service.outcomes import encode_details, entry, from_record, from_result, resendable, unknown_outcome
 from sync_service.store import SentRecord
 
 

@@ -7,8 +7,8 @@ import pytest
 from sync_service.core.errors import Classification, Outcome, classify_plivo, classify_twilio, classify_vonage
 from sync_service.core.provider_codes import PROVIDER_CODES, Meaning, lookup, meaning
 from sync_service.core.statuses import map_status
+from sync_service.dispatch.outcomes import from_result
 from sync_service.gateways import SendResult
-from sync_service.outcomes import from_result
 
 OPT, N, A = Meaning.OPTED_OUT, Meaning.INVALID_NUMBER, Meaning.ACCOUNT
 

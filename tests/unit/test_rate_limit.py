@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sync_service.rate_limit import RateLimiter, RateLimiters
+from sync_service.dispatch.rate_limit import RateLimiter, RateLimiters
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sync_service.send_journal import SendJournal
+from sync_service.dispatch.send_journal import SendJournal
 from sync_service.store import Store, StoreUnavailable
 
 

@@ -15,10 +15,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
-from .core.errors import Classification, Outcome
-from .core.provider_codes import Meaning, meaning
-from .gateways import SendResult
-from .store import SentRecord
+from sync_service.core.errors import Classification, Outcome
+from sync_service.core.provider_codes import Meaning, meaning
+from sync_service.gateways import SendResult
+from sync_service.store import SentRecord
 
 ReportOutcome = Literal["sent", "failed", "opted_out", "retry", "held"]
 

@@ -25,14 +25,14 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from .config import ConfigError, Settings
-from .core.signatures import VONAGE_METHODS, VonageMethod
-from .logging_setup import register_secrets
-from .store import Store
-from .webhooks import EventCallback, SigningConfig, create_app
-from .webhooks.signing import PROVIDERS, Provider
+from sync_service.core.signatures import VONAGE_METHODS, VonageMethod
+from sync_service.shell.config import ConfigError, Settings
+from sync_service.shell.logging_setup import register_secrets
+from sync_service.store import Store
+from sync_service.webhooks import EventCallback, SigningConfig, create_app
+from sync_service.webhooks.signing import PROVIDERS, Provider
 
-logger = logging.getLogger("sync_service.webhook_role")
+logger = logging.getLogger("sync_service.webhooks.role")
 
 AccountsProvider = Callable[[], list[dict[str, Any]]]
 MIN_REFRESH_INTERVAL = 5.0  # seconds between two fetches of the accounts, whatever triggers them

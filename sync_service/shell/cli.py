@@ -7,11 +7,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from . import __version__
-from .config import ConfigError, Settings, load_settings
-from .odoo_client import OdooClient, OdooError
-from .outcomes import ReportEntry
-from .store import StoreError
+from sync_service import __version__
+from sync_service.dispatch.outcomes import ReportEntry
+from sync_service.shell.config import ConfigError, Settings, load_settings
+from sync_service.shell.odoo_client import OdooClient, OdooError
+from sync_service.store import StoreError
 
 ADDON = "sms_marketing_addon"
 SEND_TEST_TIMEOUT = 120.0
@@ -37,7 +37,7 @@ def cmd_check(_args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the service's roles until SIGTERM/SIGINT."""
-    from .runner import run
+    from sync_service.shell.runner import run
 
     try:
         settings = load_settings()
@@ -63,11 +63,11 @@ def _describe(report: ReportEntry) -> str:
 
 
 def _send_test(settings: Settings, client: OdooClient, number: str, body: str) -> int:
-    from .accounts import AccountCache
-    from .dispatcher import Dispatcher, DispatchOptions
-    from .outbox import OdooOutbox
-    from .send_journal import SendJournal
-    from .store import Store
+    from sync_service.dispatch.accounts import AccountCache
+    from sync_service.dispatch.dispatcher import Dispatcher, DispatchOptions
+    from sync_service.dispatch.outbox import OdooOutbox
+    from sync_service.dispatch.send_journal import SendJournal
+    from sync_service.store import Store
 
     queued = client.call("sms.marketing.api", "queue_test_sms", number, body)
     sms_id, key = queued["id"], queued["key"]
@@ -124,8 +124,8 @@ def cmd_send_test(args: argparse.Namespace) -> int:
 
 def cmd_replay_inbox(args: argparse.Namespace) -> int:
     """Make failed and parked inbox events claimable again, then apply the inbox to Odoo once."""
-    from .applier import InboxApplier, replay
-    from .store import Store
+    from sync_service.store import Store
+    from sync_service.webhooks.applier import InboxApplier, replay
 
     try:
         settings = load_settings()
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_check)
 
-    from .runner import ROLES
+    from sync_service.shell.runner import ROLES
 
     run = sub.add_parser(
         "run", help="run the service until SIGTERM: dispatcher, webhooks, carts (all roles by default)"

@@ -59,25 +59,25 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from . import outcomes
-from .accounts import AccountCache, AccountsUnavailable, Route
-from .config import Settings
-from .core.errors import Outcome, backoff_delay
-from .core.segments import count_segments
-from .dispatch_metrics import DispatcherMetrics
-from .gateways import HttpGateway, OutboundMessage, SendResult
-from .loop_thread import LoopThread
-from .odoo_client import OdooError
-from .optout_guard import OptOutGuard
-from .outbox import Claim, ClaimedMessage, Outbox
-from .outcomes import ReportEntry
-from .send_journal import SendJournal
-from .store import StoreError, utcnow
+from sync_service.core.errors import Outcome, backoff_delay
+from sync_service.core.segments import count_segments
+from sync_service.dispatch import outcomes
+from sync_service.dispatch.accounts import AccountCache, AccountsUnavailable, Route
+from sync_service.dispatch.metrics import DispatcherMetrics
+from sync_service.dispatch.optout_guard import OptOutGuard
+from sync_service.dispatch.outbox import Claim, ClaimedMessage, Outbox
+from sync_service.dispatch.outcomes import ReportEntry
+from sync_service.dispatch.send_journal import SendJournal
+from sync_service.gateways import HttpGateway, OutboundMessage, SendResult
+from sync_service.shell.config import Settings
+from sync_service.shell.loop_thread import LoopThread
+from sync_service.shell.odoo_client import OdooError
+from sync_service.store import StoreError, utcnow
 
 if TYPE_CHECKING:
-    from .gateways.async_http import AsyncHttpTransport
+    from sync_service.gateways.async_http import AsyncHttpTransport
 
-logger = logging.getLogger("sync_service.dispatcher")
+logger = logging.getLogger("sync_service.dispatch.dispatcher")
 
 WEBHOOK_PROVIDERS = ("twilio", "plivo", "vonage")
 KEYED_CALLBACK_PROVIDERS = ("twilio", "plivo")  # Vonage echoes the key as client-ref instead
@@ -499,7 +499,7 @@ class Dispatcher:
     def _transport(self) -> AsyncHttpTransport:
         """The libcurl transport, made on first use (on the event loop, with the first batch)."""
         if self._http is None:
-            from .gateways.async_http import AsyncHttpTransport
+            from sync_service.gateways.async_http import AsyncHttpTransport
 
             self._http = AsyncHttpTransport()
         return self._http

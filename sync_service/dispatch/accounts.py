@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .gateways import Gateway, HttpOptions, ProviderAccount, build_gateway
-from .rate_limit import RateLimiter, RateLimiters
+from sync_service.dispatch.rate_limit import RateLimiter, RateLimiters
+from sync_service.gateways import Gateway, HttpOptions, ProviderAccount, build_gateway
 
-logger = logging.getLogger("sync_service.accounts")
+logger = logging.getLogger("sync_service.dispatch.accounts")
 
 AccountsFetcher = Callable[[], Sequence[Mapping[str, Any]]]
 GatewayFactory = Callable[[ProviderAccount], Gateway]

@@ -1,9 +1,9 @@
 """``sms-sync run``: the service's roles in one process, until SIGTERM/SIGINT.
 
-* ``dispatcher``: claims queued SMS from Odoo and sends them (:mod:`sync_service.dispatcher`);
-* ``webhooks``: the signed webhook server (:mod:`sync_service.webhook_role`) and the inbox applier
-  that hands what it stored to Odoo (:mod:`sync_service.applier`);
-* ``carts``: the abandoned-cart watcher (:mod:`sync_service.cart_watcher`).
+* ``dispatcher``: claims queued SMS from Odoo and sends them (:mod:`sync_service.dispatch.dispatcher`);
+* ``webhooks``: the signed webhook server (:mod:`sync_service.webhooks.role`) and the inbox applier
+  that hands what it stored to Odoo (:mod:`sync_service.webhooks.applier`);
+* ``carts``: the abandoned-cart watcher (:mod:`sync_service.carts.watcher`).
 
 A role whose module cannot be loaded is reported and left out (asked for alone: exit 2).
 
@@ -23,21 +23,21 @@ from types import FrameType
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from .accounts import AccountCache
-from .config import ConfigError, Settings
-from .dispatch_metrics import DispatcherMetrics
-from .dispatcher import Dispatcher, DispatchOptions
-from .gateways import HttpOptions
-from .logging_setup import register_secrets, setup_logging
-from .odoo_session import OdooSession
-from .outbox import OdooOutbox
-from .send_journal import SendJournal
-from .store import Store, StoreError
+from sync_service.dispatch.accounts import AccountCache
+from sync_service.dispatch.dispatcher import Dispatcher, DispatchOptions
+from sync_service.dispatch.metrics import DispatcherMetrics
+from sync_service.dispatch.outbox import OdooOutbox
+from sync_service.dispatch.send_journal import SendJournal
+from sync_service.gateways import HttpOptions
+from sync_service.shell.config import ConfigError, Settings
+from sync_service.shell.logging_setup import register_secrets, setup_logging
+from sync_service.shell.odoo_session import OdooSession
+from sync_service.store import Store, StoreError
 
-logger = logging.getLogger("sync_service.runner")
+logger = logging.getLogger("sync_service.shell.runner")
 
 ROLES: tuple[str, ...] = ("dispatcher", "webhooks", "carts")
-ROLE_MODULES: dict[str, str] = {"carts": "cart_watcher"}  # roles whose module may be missing
+ROLE_MODULES: dict[str, str] = {"carts": "sync_service.carts.watcher"}  # roles whose module may be missing
 STOP_TIMEOUT = 60.0  # seconds a role may take to finish its in-flight work after SIGTERM
 
 
@@ -76,7 +76,7 @@ def unavailable_roles() -> dict[str, str]:
     missing: dict[str, str] = {}
     for role, module in ROLE_MODULES.items():
         try:
-            importlib.import_module(f"{__package__}.{module}")
+            importlib.import_module(module)
         except ImportError as exc:
             missing[role] = f"its module {module} cannot be loaded ({exc})"
     return missing
@@ -140,8 +140,8 @@ class Service:
     def add_webhooks(self) -> None:
         import uvicorn
 
-        from .applier import InboxApplier
-        from .webhook_role import build_webhook_app
+        from sync_service.webhooks.applier import InboxApplier
+        from sync_service.webhooks.role import build_webhook_app
 
         settings = self.settings
         session = OdooSession(settings)
@@ -168,7 +168,7 @@ class Service:
         self.roles.append(_Role("applier", lambda: applier.run(self.stop)))
 
     def add_carts(self) -> None:
-        from .cart_watcher import CartWatcher
+        from sync_service.carts.watcher import CartWatcher
 
         session = OdooSession(self.settings)
         watcher = CartWatcher(self.store, session, worker_id=f"{self.settings.worker_id}-carts")

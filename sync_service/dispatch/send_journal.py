@@ -40,11 +40,11 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
-from .store import SendState, Store, StoreUnavailable, utcnow
-from .store.models import FINAL_SEND_STATES, sent_log
-from .store.store import explain_error
+from sync_service.store import SendState, Store, StoreUnavailable, utcnow
+from sync_service.store.models import FINAL_SEND_STATES, sent_log
+from sync_service.store.store import explain_error
 
-logger = logging.getLogger("sync_service.send_journal")
+logger = logging.getLogger("sync_service.dispatch.send_journal")
 
 MAX_GROUP = 500
 SQLITE_MAX_PARAMS = 500  # keys per SELECT ... IN (older SQLite builds allow 999 parameters)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .config import Settings
-from .odoo_client import OdooClient, OdooUnreachable
+from sync_service.shell.config import Settings
+from sync_service.shell.odoo_client import OdooClient, OdooUnreachable
 
 
 class OdooSession:

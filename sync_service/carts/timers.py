@@ -33,10 +33,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .core.cart_schedule import Timer
-from .store import Store, StoreUnavailable
-from .store.models import UTCDateTime
-from .store.store import WRITE_OPTION
+from sync_service.core.cart_schedule import Timer
+from sync_service.store import Store, StoreUnavailable
+from sync_service.store.models import UTCDateTime
+from sync_service.store.store import WRITE_OPTION
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .outcomes import ReportEntry
+from sync_service.dispatch.outcomes import ReportEntry
 
 API = "sms.marketing.api"
 
@@ -55,7 +55,7 @@ class Claim:
 
 
 class OdooCaller(Protocol):
-    """An :class:`~sync_service.odoo_client.OdooClient` or :class:`~sync_service.odoo_session.OdooSession`."""
+    """An ``OdooClient`` or ``OdooSession`` (``sync_service/shell/``)."""
 
     def call(self, model: str, method: str, *args: Any, **kwargs: Any) -> Any: ...
 

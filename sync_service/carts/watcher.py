@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from .cart_timers import CartTimers, Finished
-from .core.cart_schedule import (
+from sync_service.carts.timers import CartTimers, Finished
+from sync_service.core.cart_schedule import (
     Action,
     CartChange,
     Cursor,
@@ -40,10 +40,10 @@ from .core.cart_schedule import (
     plan,
     replan,
 )
-from .odoo_client import OdooError
-from .store import Clock, Store, StoreError, utcnow
+from sync_service.shell.odoo_client import OdooError
+from sync_service.store import Clock, Store, StoreError, utcnow
 
-logger = logging.getLogger("sync_service.cart_watcher")
+logger = logging.getLogger("sync_service.carts.watcher")
 
 API = "sms.marketing.api"
 CURSOR_KEY = "cart_watcher.cursor"
@@ -53,7 +53,7 @@ MIN_WAIT = 0.05  # seconds between two polls at least (a step falling due now)
 
 
 class OdooCaller(Protocol):
-    """What the watcher needs of :class:`~sync_service.odoo_client.OdooClient` (or an ``OdooSession``)."""
+    """What the watcher needs of the Odoo client (``OdooClient`` or ``OdooSession``, in ``shell/``)."""
 
     def call(self, model: str, method: str, *args: Any, **kwargs: Any) -> Any: ...
 

@@ -10,7 +10,7 @@ from typing import Any
 import odoorpc
 import odoorpc.error
 
-from .config import Settings
+from sync_service.shell.config import Settings
 
 
 class OdooError(Exception):

@@ -33,13 +33,13 @@ from typing import Any, Protocol
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from .core.keywords import DEFAULT_KEYWORDS, KeywordAction, KeywordTable, classify
-from .core.statuses import StatusUpdate, UnknownStatus, map_status
-from .odoo_client import OdooCallError, OdooUnreachable
-from .store import Clock, Event, EventKind, Store, StoreError, utcnow
-from .store.models import inbox_events
+from sync_service.core.keywords import DEFAULT_KEYWORDS, KeywordAction, KeywordTable, classify
+from sync_service.core.statuses import StatusUpdate, UnknownStatus, map_status
+from sync_service.shell.odoo_client import OdooCallError, OdooUnreachable
+from sync_service.store import Clock, Event, EventKind, Store, StoreError, utcnow
+from sync_service.store.models import inbox_events
 
-logger = logging.getLogger("sync_service.applier")
+logger = logging.getLogger("sync_service.webhooks.applier")
 
 API = "sms.marketing.api"
 PARKED_PREFIX = "parked: "
@@ -54,7 +54,7 @@ _TWILIO_OPT_OUT_TYPES: Mapping[str, KeywordAction] = {
 
 
 class OdooCaller(Protocol):
-    """What the applier needs of :class:`~sync_service.odoo_client.OdooClient`."""
+    """What the applier needs of :class:`~sync_service.shell.odoo_client.OdooClient`."""
 
     def call(self, model: str, method: str, *args: Any, **kwargs: Any) -> Any: ...
 
