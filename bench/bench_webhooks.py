@@ -4,7 +4,7 @@ Twilio webhooks (status callbacks, some inbound SMS, some duplicates) over loopb
 connections. Every request is checked (HTTP 200) and the store must hold every distinct event.
 
     .venv/bin/python bench/bench_webhooks.py [--requests 20000] [--clients 2] [--threads 8]
-                                             [--server-workers 1] [--db PATH]
+                                             [--server-workers 1] [--db PATH | --store-url URL]
 
 Not a test: it prints figures. No Odoo needed (the gateway accounts are given in-process).
 """
@@ -137,7 +137,7 @@ def percentile(sorted_values: list[float], share: float) -> float:
 def run(args: argparse.Namespace) -> int:
     ctx = mp.get_context("fork")
     db_path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="bench-webhooks-")) / "inbox.db"
-    db_url = f"sqlite:///{db_path}"
+    db_url = args.store_url or f"sqlite:///{db_path}"
     Store.from_url(db_url).close()  # create the tables once, before the servers race to
     # proto=IPPROTO_TCP, else asyncio leaves TCP_NODELAY off on accepted connections (it checks sock.proto)
     # and every keep-alive response waits ~40 ms for a delayed ACK.
@@ -193,7 +193,8 @@ def report(args: argparse.Namespace, elapsed: float, latencies: list[float], fai
     lines: list[tuple[str, Any]] = [
         ("requests", f"{len(latencies)} ({distinct} distinct events, the rest duplicates)"),
         ("setup", f"{args.server_workers} uvicorn process(es), {args.clients} client process(es) x "
-                  f"{args.threads} threads, {os.cpu_count()} CPUs, SQLite at {db_path}"),
+                  f"{args.threads} threads, {os.cpu_count()} CPUs, store "
+                  + (Store.from_url(args.store_url).safe_url if args.store_url else f"SQLite at {db_path}")),
         ("elapsed", f"{elapsed:.2f} s"),
         ("throughput", f"{len(latencies) / elapsed:,.0f} req/s"),
         ("latency p50", f"{percentile(ms, 0.50):.2f} ms"),
@@ -216,6 +217,8 @@ def main() -> int:
     parser.add_argument("--duplicate-every", type=int, default=10, help="every Nth request repeats one")
     parser.add_argument("--inbound-every", type=int, default=5, help="every Nth request is an inbound SMS")
     parser.add_argument("--db", help="SQLite file of the store (default: a new temporary file)")
+    parser.add_argument("--store-url", help="a store URL instead of SQLite, e.g. postgresql+psycopg2:///smsm_bench "
+                        "(an empty database of yours: the bench fills it)")
     args = parser.parse_args()
     if min(args.requests, args.clients, args.threads, args.server_workers) < 1:
         parser.error("--requests, --clients, --threads and --server-workers must be >= 1")

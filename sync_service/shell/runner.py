@@ -164,7 +164,7 @@ class Service:
         def stop_server() -> None:
             server.should_exit = True
 
-        self.roles.append(_Role("webhooks", server.run, stop=stop_server))
+        self.roles.append(_Role("webhooks", server.run, app.close, stop=stop_server))
         self.roles.append(_Role("applier", lambda: applier.run(self.stop)))
 
     def add_carts(self) -> None:

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync_service.store import EventKind, Store, StoreError
+from sync_service.webhooks.inbox_journal import InboxJournal
 from sync_service.webhooks.signing import (
     PROVIDERS,
     NonceLedger,
@@ -312,19 +313,23 @@ def create_app(
     *,
     odoo_check: OdooCheck | None = None,
     clock: Callable[[], float] = time.time,
+    inbox: InboxJournal | None = None,
 ) -> FastAPI:
     """Build the webhook app.
 
     ``on_event(provider, kind, payload)`` runs after a NEW event is committed (e.g. to wake the
     Odoo-apply loop); it must be quick, and its errors are logged, never turned into a failure.
     ``odoo_check()`` (optional) reports Odoo reachability in /healthz; it does not make the
-    instance unhealthy, since events keep being stored while Odoo is down.
+    instance unhealthy, since events keep being stored while Odoo is down. Events are committed in
+    groups by ``inbox`` (:class:`InboxJournal`; the service passes one that outlives a secret
+    change's new app, else the app makes its own).
     """
     base_url = _validate_base_url(public_base_url)
     metrics = WebhookMetrics.create()
     app = FastAPI(title="sms-sync webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.metrics = metrics
     app.state.store = store
+    journal = inbox if inbox is not None else InboxJournal(store)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -355,7 +360,7 @@ def create_app(
             logger.warning("webhook rejected: %s", exc.reason, extra={**log, "result": "bad_request"})
             return "bad_request", _error(exc.status_code, exc.reason)
         try:
-            created = await run_in_threadpool(store.add_event, provider, kind, dedup_key, payload)
+            created = await journal.add(provider, kind, dedup_key, payload)
         except StoreError as exc:
             logger.error("webhook not stored: %s", exc, extra={**log, "result": "unavailable"})
             return "unavailable", _error(503, "store unavailable, retry later", {"Retry-After": "30"})

@@ -30,6 +30,7 @@ from sync_service.shell.config import ConfigError, Settings
 from sync_service.shell.logging_setup import register_secrets
 from sync_service.store import Store
 from sync_service.webhooks import EventCallback, SigningConfig, create_app
+from sync_service.webhooks.inbox_journal import InboxJournal
 from sync_service.webhooks.signing import PROVIDERS, Provider
 
 logger = logging.getLogger("sync_service.webhooks.role")
@@ -166,9 +167,15 @@ def _secrets_by_provider(signing: SigningConfig) -> tuple[int, ...]:
 class WebhookRoleApp(FastAPI):
     """Hands every HTTP request to the inner app built for the current secrets."""
 
-    def __init__(self, source: _SigningSource) -> None:
+    def __init__(self, source: _SigningSource, inbox: InboxJournal | None = None) -> None:
         super().__init__(title="sms-sync webhooks", docs_url=None, redoc_url=None, openapi_url=None)
         self.source = source
+        self.inbox = inbox
+
+    def close(self) -> None:
+        """Commit the events still queued and stop the inbox's committer (after the server stopped)."""
+        if self.inbox is not None:
+            self.inbox.close()
 
     @property
     def inner(self) -> FastAPI | None:
@@ -222,15 +229,17 @@ def build_webhook_app(
     if refresh_seconds <= 0:
         raise ValueError("refresh_seconds must be positive")
 
+    inbox = InboxJournal(store)  # one per store, kept when a secret change rebuilds the inner app
+
     def build(signing: SigningConfig) -> FastAPI:
-        return create_app(store, signing, base_url, on_event, odoo_check=odoo_check, clock=clock)
+        return create_app(store, signing, base_url, on_event, odoo_check=odoo_check, clock=clock, inbox=inbox)
 
     source = _SigningSource(
         accounts_provider, build, refresh_seconds=refresh_seconds,
         vonage_signature_method=vonage_signature_method,
     )
     source.refresh()
-    return WebhookRoleApp(source)
+    return WebhookRoleApp(source, inbox)
 
 
 __all__ = ["WebhookRoleApp", "build_webhook_app", "public_base_url", "signing_from_accounts"]
