@@ -217,8 +217,8 @@ def main() -> int:
     parser.add_argument("--duplicate-every", type=int, default=10, help="every Nth request repeats one")
     parser.add_argument("--inbound-every", type=int, default=5, help="every Nth request is an inbound SMS")
     parser.add_argument("--db", help="SQLite file of the store (default: a new temporary file)")
-    parser.add_argument("--store-url", help="a store URL instead of SQLite, e.g. postgresql+psycopg2:///smsm_bench "
-                        "(an empty database of yours: the bench fills it)")
+    parser.add_argument("--store-url", help="a store URL instead of SQLite, e.g. "
+                        "postgresql+psycopg2:///smsm_bench (an empty database of yours: the bench fills it)")
     args = parser.parse_args()
     if min(args.requests, args.clients, args.threads, args.server_workers) < 1:
         parser.error("--requests, --clients, --threads and --server-workers must be >= 1")
