@@ -91,9 +91,12 @@ def drop_database(name: str, data_dir: Path) -> None:
 class OdooProcess:
     """``odoo-bin`` serving one database on a fixed loopback port (the same after every restart)."""
 
-    def __init__(self, config: Path, database: str, log: Path, port: int | None = None) -> None:
+    def __init__(self, config: Path, database: str, log: Path, port: int | None = None,
+                 workers: int = 0) -> None:
         self.config, self.database, self.log = config, database, log
         self.port = port or free_port()
+        self.workers = workers
+        self.gevent_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -104,8 +107,10 @@ class OdooProcess:
         cmd = [
             sys.executable, str(ODOO_SRC / "odoo-bin"), "-c", str(self.config), "-d", self.database,
             f"--db-filter=^{self.database}$", f"--http-port={self.port}", "--http-interface=127.0.0.1",
-            "--workers=0", "--max-cron-threads=0", "--log-level=warn",
+            f"--workers={self.workers}", "--max-cron-threads=0", "--log-level=warn",
         ]
+        if self.workers:
+            cmd.append(f"--gevent-port={self.gevent_port}")
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=PG_ENV)
         deadline = time.monotonic() + timeout
@@ -120,6 +125,19 @@ class OdooProcess:
                 time.sleep(0.3)
         self.stop()
         raise SetupError(f"odoo-bin did not answer on {self.url} within {timeout:.0f} s; see {self.log}")
+
+    def worker_pids(self) -> list[int]:
+        """The HTTP workers of Odoo's master (workers mode): its children but the gevent (longpolling) one."""
+        if self.process is None or not self.workers:
+            return []
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+        pids = [int(pid) for pid in found.stdout.split()]
+        http = []
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                if "gevent" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                    http.append(pid)
+        return http
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, transactions in progress are rolled back by PostgreSQL."""

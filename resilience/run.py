@@ -17,6 +17,13 @@ neither delivered nor failed with a reason). Exit 0 only when every scenario sho
 
 Status callbacks the service did not take (down, 503) are posted again by the suite, as a provider that
 retries callbacks would (:mod:`resilience.callbacks`).
+
+Replicas mode (``--replicas 3 --odoo-workers 2``, ``make resilience-replicas``): the production set-up the
+README recommends: several ``sms-sync`` processes sharing one PostgreSQL store (a PostgreSQL server of the
+suite's own, :mod:`resilience.store_pg`), Odoo with ``--workers``. ``sigkill`` then kills a random replica
+each time; two more scenarios: ``odoo-workers`` (ten Odoo HTTP workers SIGKILLed mid-campaign, Odoo's master
+starting new ones) and ``store-restart`` (the store's PostgreSQL crashed (``pg_ctl -m immediate``), then
+stopped cleanly, each time down 10 s). ``store-disk`` is about the SQLite file and does not apply.
 """
 
 from __future__ import annotations
@@ -56,11 +63,15 @@ from .odoo import (
     free_port,
     write_config,
 )
+from .store_pg import StoreServer
 
 TWILIO_SID, TWILIO_TOKEN = "AC00000000000000000000000000000001", "twilio-sim-token"
 SENDER = "+14155550100"
-SCENARIOS = ("sigkill", "odoo-restart", "provider-faults", "store-disk")
-DEFAULT_SIZES = {"sigkill": 10_000, "odoo-restart": 3_000, "provider-faults": 2_000, "store-disk": 2_000}
+SCENARIOS = ("sigkill", "odoo-restart", "provider-faults", "store-disk", "odoo-workers", "store-restart")
+SINGLE_SCENARIOS = ("sigkill", "odoo-restart", "provider-faults", "store-disk")
+REPLICA_SCENARIOS = ("sigkill", "odoo-restart", "odoo-workers", "provider-faults", "store-restart")
+DEFAULT_SIZES = {"sigkill": 10_000, "odoo-restart": 3_000, "provider-faults": 2_000, "store-disk": 2_000,
+                 "odoo-workers": 3_000, "store-restart": 3_000}
 SERVICE_SETTINGS = {  # SMS_SYNC_* of the service under test
     "batch_size": 200, "lease_seconds": 30, "concurrency": 16, "poll_interval": 0.5, "max_attempts": 6,
     "retry_base_seconds": 0.2, "retry_cap_seconds": 2.0, "stuck_after_seconds": 30, "odoo_timeout": 20,
@@ -111,6 +122,36 @@ class Service:
         return code
 
 
+class Replicas:
+    """Several ``sms-sync run`` processes sharing one store, driven like one :class:`Service`: ``kill``
+    SIGKILLs one of them at random, ``start`` starts those not running, ``terminate`` stops them all."""
+
+    def __init__(self, services: list[Service], rng: random.Random) -> None:
+        self.services, self.rng = services, rng
+        self.env, self.log = services[0].env, services[0].log
+        self.killed: list[int] = []
+
+    @property
+    def starts(self) -> int:
+        return sum(service.starts for service in self.services)
+
+    def start(self) -> None:
+        for service in self.services:
+            if service.process is None or service.process.poll() is not None:
+                service.start()
+
+    def kill(self) -> None:
+        running = [i for i, s in enumerate(self.services) if s.process and s.process.poll() is None]
+        if running:
+            index = self.rng.choice(running)
+            self.services[index].kill()
+            self.killed.append(index)
+
+    def terminate(self, timeout: float = 90.0) -> int | None:
+        codes = [service.terminate(timeout) for service in self.services]
+        return next((code for code in codes if code not in (0, None)), codes[0])
+
+
 # --------------------------------------------------------------------------- one scenario's set-up
 
 
@@ -127,22 +168,34 @@ class Context:
     odoo: OdooProcess
     run_dir: Path
     rng: random.Random
+    replicas: int = 1
+    store_server: StoreServer | None = None
     services: list[Service] = field(default_factory=list)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
-    def service(self, name: str, simulator: ProviderSimulator, store_dir: Path) -> tuple[Service, str]:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SMS_SYNC_")}
-        env.update({f"SMS_SYNC_{key.upper()}": str(value) for key, value in SERVICE_SETTINGS.items()})
-        env.update({
-            "SMS_SYNC_ODOO_URL": self.odoo.url, "SMS_SYNC_ODOO_DB": self.odoo.database,
-            "SMS_SYNC_ODOO_LOGIN": "admin", "SMS_SYNC_ODOO_PASSWORD": "admin",
-            "SMS_SYNC_STORE_URL": f"sqlite:///{store_dir / 'sync.db'}",
-            "SMS_SYNC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "SMS_SYNC_LISTEN_PORT": str(port),
-        })
-        service = Service(env, self.run_dir / f"{name}-service.log")
-        self.services.append(service)
-        return service, f"http://127.0.0.1:{port}"
+    def service(self, name: str, simulator: ProviderSimulator, store_dir: Path) -> tuple[Any, str]:
+        """The service under test: one process on a SQLite store in ``store_dir``, or (replicas mode)
+        ``replicas`` processes on a new database of the suite's PostgreSQL store server."""
+        store_url = f"sqlite:///{store_dir / 'sync.db'}"
+        if self.store_server is not None:
+            store_url = self.store_server.create_database("sync_" + name.replace("-", "_"))
+        group = []
+        for index in range(self.replicas):
+            port = free_port()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SMS_SYNC_")}
+            env.update({f"SMS_SYNC_{key.upper()}": str(value) for key, value in SERVICE_SETTINGS.items()})
+            env.update({
+                "SMS_SYNC_ODOO_URL": self.odoo.url, "SMS_SYNC_ODOO_DB": self.odoo.database,
+                "SMS_SYNC_ODOO_LOGIN": "admin", "SMS_SYNC_ODOO_PASSWORD": "admin",
+                "SMS_SYNC_STORE_URL": store_url, "SMS_SYNC_WORKER_ID": f"{name}-replica-{index + 1}",
+                "SMS_SYNC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "SMS_SYNC_LISTEN_PORT": str(port),
+            })
+            suffix = f"-replica-{index + 1}" if self.replicas > 1 else ""
+            service = Service(env, self.run_dir / f"{name}-service{suffix}.log")
+            self.services.append(service)
+            group.append(service)
+        first_url = group[0].env["SMS_SYNC_PUBLIC_BASE_URL"]
+        return (group[0] if self.replicas == 1 else Replicas(group, self.rng)), first_url
 
 
 def queue_campaign(ctx: Context, name: str, simulator: ProviderSimulator, size: int, series: int) -> Campaign:
@@ -300,7 +353,9 @@ def run_sigkill(ctx: Context, size: int) -> Outcome:
             kills.append(len(simulator.count_by_key()))
             service.kill()
             service.start()
-        notes.append(f"10 SIGKILLs, when the provider had accepted {', '.join(f'{n:,}' for n in kills)}")
+        notes.append(f"10 SIGKILLs, when the provider had accepted {', '.join(f'{n:,}' for n in kills)}"
+                     + (f"; replicas killed: {', '.join(str(i + 1) for i in service.killed)}"
+                        if isinstance(service, Replicas) else ""))
         return finish(ctx, name, service, campaign, simulator, retrier, notes, started, timeout=900)
 
 
@@ -324,6 +379,57 @@ def run_odoo_restart(ctx: Context, size: int) -> Outcome:
             ctx.odoo.start()
             notes.append(f"Odoo {how} at {at:,} accepted, down 10 s (+ its start-up); webhook inbox backlog "
                          f"while down: up to {max(backlog, default=0):,} events")
+        return finish(ctx, name, service, campaign, simulator, retrier, notes, started, timeout=600)
+
+
+def run_odoo_workers(ctx: Context, size: int) -> Outcome:
+    """Odoo with workers: ten of its HTTP workers SIGKILLed mid-campaign (a worker killed for its memory
+    or time limit, or crashing); Odoo's master starts new ones, the service's calls in flight fail."""
+    name = "odoo-workers"
+    if ctx.odoo.workers < 1:
+        raise SetupError("the odoo-workers scenario needs Odoo with workers: --odoo-workers 2")
+    with scenario(ctx, name, size, 5) as (simulator, campaign, retrier, notes):
+        store = ctx.run_dir / name
+        store.mkdir()
+        service, _ = ctx.service(name, simulator, store)
+        started = time.monotonic()
+        service.start()
+        kills = []
+        for slot in range(10):
+            wait_sent(simulator, campaign, 0.05 + 0.085 * (slot + ctx.rng.random()))
+            workers = ctx.odoo.worker_pids()
+            if workers:
+                os.kill(ctx.rng.choice(workers), signal.SIGKILL)
+                kills.append(len(simulator.count_by_key()))
+        notes.append(f"{len(kills)} Odoo HTTP workers SIGKILLed (of {ctx.odoo.workers}), when the provider "
+                     f"had accepted {', '.join(f'{n:,}' for n in kills)}")
+        return finish(ctx, name, service, campaign, simulator, retrier, notes, started, timeout=600)
+
+
+def run_store_restart(ctx: Context, size: int) -> Outcome:
+    """The store's PostgreSQL crashed (immediate: no checkpoint, recovery at start), then stopped cleanly,
+    each time down 10 s, with the service(s) running."""
+    name = "store-restart"
+    if ctx.store_server is None:
+        raise SetupError("the store-restart scenario needs the PostgreSQL store: --replicas 2 or more")
+    with scenario(ctx, name, size, 6) as (simulator, campaign, retrier, notes):
+        store = ctx.run_dir / name
+        store.mkdir()
+        service, base_url = ctx.service(name, simulator, store)
+        started = time.monotonic()
+        service.start()
+        for share, mode in ((0.25, "immediate"), (0.6, "fast")):
+            wait_sent(simulator, campaign, share)
+            at = len(simulator.count_by_key())
+            ctx.store_server.stop(mode)
+            health = []
+            for _ in range(10):
+                time.sleep(1.0)
+                health.append(_health(base_url)[0])
+            ctx.store_server.start()
+            notes.append(f"store PostgreSQL stopped ({mode}) at {at:,} accepted, down 10 s: /healthz "
+                         f"answered {sorted(set(health), key=str)}; the provider accepted "
+                         f"{len(simulator.count_by_key()) - at:,} meanwhile (begun before the stop)")
         return finish(ctx, name, service, campaign, simulator, retrier, notes, started, timeout=600)
 
 
@@ -508,7 +614,7 @@ def _short(text: str, limit: int = 160) -> str:
 
 RUNNERS: dict[str, Callable[[Context, int], Outcome]] = {
     "sigkill": run_sigkill, "odoo-restart": run_odoo_restart, "provider-faults": run_provider_faults,
-    "store-disk": run_store_disk,
+    "store-disk": run_store_disk, "odoo-workers": run_odoo_workers, "store-restart": run_store_restart,
 }
 
 
@@ -518,7 +624,13 @@ RUNNERS: dict[str, Callable[[Context, int], Outcome]] = {
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m resilience", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", action="append", choices=SCENARIOS,
-                        help="run only this scenario (repeatable; default: all four)")
+                        help="run only this scenario (repeatable; default: " + ", ".join(SINGLE_SCENARIOS)
+                        + "; with --replicas 2 or more: " + ", ".join(REPLICA_SCENARIOS) + ")")
+    parser.add_argument("--replicas", type=int, default=1, metavar="N",
+                        help="sms-sync processes sharing one PostgreSQL store (default 1: one process on "
+                        "SQLite)")
+    parser.add_argument("--odoo-workers", type=int, default=None, metavar="W",
+                        help="Odoo's --workers (default 0; 2 with --replicas 2 or more)")
     for scenario_name, size in DEFAULT_SIZES.items():
         parser.add_argument(f"--{scenario_name}-size", type=int, default=size, metavar="N",
                             help=f"messages in the {scenario_name} campaign (default {size:,})")
@@ -531,18 +643,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0 and (not args.scenario or "store-disk" in args.scenario):
+    replicas = args.replicas > 1
+    chosen = args.scenario or list(REPLICA_SCENARIOS if replicas else SINGLE_SCENARIOS)
+    if replicas and "store-disk" in chosen:
+        print("error: store-disk is about the SQLite store of one process; replicas share PostgreSQL "
+              "(their scenario is store-restart)", file=sys.stderr)
+        return 2
+    odoo_workers = args.odoo_workers if args.odoo_workers is not None else (2 if replicas else 0)
+    if "store-disk" in chosen and os.geteuid() != 0:
         print("error: the store-disk scenario mounts a tmpfs: run as root, or leave it out with --scenario",
               file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    chosen = args.scenario or list(SCENARIOS)
     run_dir = Path(tempfile.mkdtemp(prefix="smsm_resil_"))
     database = args.db or f"smsm_resil_{uuid.uuid4().hex[:8]}"
     data_dir = run_dir / "odoo-data"
     config = write_config(run_dir / "odoo.conf", data_dir)
-    odoo = OdooProcess(config, database, run_dir / "odoo.log")
-    ctx = Context(Rpc(odoo.url, database), odoo, run_dir, random.Random(seed))
+    odoo = OdooProcess(config, database, run_dir / "odoo.log", workers=odoo_workers)
+    ctx = Context(Rpc(odoo.url, database), odoo, run_dir, random.Random(seed), replicas=max(1, args.replicas))
     created = False
     results: list[Outcome] = []
 
@@ -550,8 +668,13 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
-    say(f"resilience suite: seed {seed}, run directory {run_dir}, database {database}")
+    say(f"resilience suite: seed {seed}, run directory {run_dir}, database {database}, "
+        + (f"{args.replicas} sms-sync replicas, PostgreSQL store" if replicas else "one sms-sync, SQLite")
+        + f", Odoo workers: {odoo_workers}")
     try:
+        if replicas:
+            ctx.store_server = StoreServer().start()
+            ctx.cleanups.append(ctx.store_server.destroy)
         if args.db:
             if not database_exists(database):
                 raise SetupError(f"database {database} does not exist")
