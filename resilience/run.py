@@ -251,16 +251,19 @@ def wait_sent(simulator: ProviderSimulator, campaign: Campaign, share: float, ti
         time.sleep(0.2)
 
 
-def _inbox_backlog(base_url: str) -> int | None:
-    """Receipts the service stored but Odoo has not taken yet (None when the service does not answer)."""
-    try:
-        return int(requests.get(f"{base_url}/healthz", timeout=5).json().get("backlog") or 0)
-    except (requests.RequestException, ValueError):
-        return None
+def _inbox_backlog(base_urls: list[str]) -> int | None:
+    """Receipts the service stored but Odoo has not taken yet, as the first replica that answers says (they
+    share the store); None when none answers."""
+    for base_url in base_urls:
+        try:
+            return int(requests.get(f"{base_url}/healthz", timeout=5).json().get("backlog") or 0)
+        except (requests.RequestException, ValueError):
+            continue
+    return None
 
 
 def drain(ctx: Context, campaign: Campaign, simulator: ProviderSimulator, retrier: CallbackRetrier,
-          timeout: float, base_url: str) -> bool:
+          timeout: float, base_urls: list[str]) -> bool:
     """Wait until every SMS of the campaign is delivered or failed with a reason, and every receipt the
     provider sent has reached Odoo (none waiting for a retry, the service's inbox empty: a receipt may
     still settle an unknown outcome); False on timeout."""
@@ -273,7 +276,8 @@ def drain(ctx: Context, campaign: Campaign, simulator: ProviderSimulator, retrie
                 f"{failed:,} failed, {retrier.stats.outstanding} callbacks waiting for a retry")
             last_print = time.monotonic()
         if (delivered + failed >= len(campaign.keys) and retrier.stats.outstanding == 0
-                and _inbox_backlog(base_url) == 0 and figures.settled(odoo_rows(ctx.rpc, campaign).values())):
+                and _inbox_backlog(base_urls) == 0
+                and figures.settled(odoo_rows(ctx.rpc, campaign).values())):
             return True
         time.sleep(2.0)
     return False
@@ -301,7 +305,9 @@ def scenario(ctx: Context, name: str, size: int, series: int, **simulator_option
 
 def finish(ctx: Context, name: str, service: Service, campaign: Campaign, simulator: ProviderSimulator,
            retrier: CallbackRetrier, notes: list[str], started: float, timeout: float) -> Outcome:
-    drained = drain(ctx, campaign, simulator, retrier, timeout, service.env["SMS_SYNC_PUBLIC_BASE_URL"])
+    members = service.services if isinstance(service, Replicas) else [service]
+    drained = drain(ctx, campaign, simulator, retrier, timeout,
+                    [member.env["SMS_SYNC_PUBLIC_BASE_URL"] for member in members])
     seconds = time.monotonic() - started
     code = service.terminate()
     if not drained:

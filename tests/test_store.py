@@ -364,3 +364,47 @@ def test_postgresql_claims_use_skip_locked(pg_url: str) -> None:
     finally:
         metadata.drop_all(store.engine)
         store.close()
+
+
+def test_replicas_starting_together_on_a_new_postgresql_store_all_start() -> None:
+    """Several replicas open a brand-new PostgreSQL store at the same moment: one creates the tables, the
+    others wait for it (before, two CREATE TABLE raced and a replica failed to start)."""
+    name = f"smsm_store_race_{uuid.uuid4().hex[:10]}"
+    admin = create_engine("postgresql+psycopg2:///postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not available over the local socket: {exc}")
+    url = f"postgresql+psycopg2:///{name}"
+    errors: list[BaseException] = []
+    stores: list[Store] = []
+    barrier = threading.Barrier(6)
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            stores.append(Store.from_url(url))
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        for _attempt in range(3):  # a race: several rounds on new databases make a lucky pass unlikely
+            threads = [threading.Thread(target=open_store) for _ in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert errors == []
+            assert stores[0].add_event("twilio", "status", f"k{_attempt}", {}) is True
+            for store in stores:
+                store.close()
+            stores.clear()
+            engine = create_engine(url)
+            metadata.drop_all(engine)
+            engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -42,6 +42,9 @@ R = TypeVar("R")
 WRITE_PROBE_KEY = "_store.write_probe"
 MAX_ERROR_CHARS = 2000
 WRITE_OPTION = "sms_sync_write"
+
+
+SCHEMA_LOCK_KEY = 0x534D5353  # PostgreSQL advisory lock held while the tables are created ("SMSS")
 
 
 class StoreError(Exception):
@@ -183,7 +186,14 @@ class Store:
             _install_sqlite_pragmas(engine, busy_timeout_ms)
         store = cls(engine, clock=clock)
         try:
-            metadata.create_all(engine)
+            if parsed.get_backend_name() == "postgresql":
+                # Replicas start together: one creates the tables, the others wait for it (without the
+                # lock, two CREATE TABLE race and one fails on PostgreSQL's catalog).
+                with engine.begin() as conn:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+                    metadata.create_all(conn)
+            else:
+                metadata.create_all(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
             problem = _sqlite_file_problem(parsed.database) if store.is_sqlite else None
