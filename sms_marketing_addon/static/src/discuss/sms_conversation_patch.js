@@ -31,4 +31,8 @@ patch(Thread.prototype, {
         }
         return super._computeDiscussAppCategory();
     },
+    /** A conversation with one person: unread counters count every message, as in chats and Live Chat. */
+    get isChatChannel() {
+        return this.channel_type === "sms" || super.isChatChannel;
+    },
 });
