@@ -60,6 +60,17 @@ class DiscussChannel(models.Model):
         for channel in self:
             channel.sms_opted_out = channel.sms_number in listed
 
+    def _to_store(self, store):
+        """Discuss knows an SMS conversation's number and whether it opted out (the composer says so)."""
+        super()._to_store(store)
+        for channel in self.filtered(lambda c: c.channel_type == "sms"):
+            store.add(channel, {"sms_number": channel.sms_number, "sms_opted_out": channel.sms_opted_out})
+
+    def _sms_notify_opt_out_state(self):
+        """Tell the open Discuss clients the conversation's opt-out state changed."""
+        for channel in self.filtered(lambda c: c.channel_type == "sms"):
+            channel._bus_send_store(channel, {"sms_opted_out": channel.sms_opted_out})
+
     # ------------------------------------------------------------------ conversations
     @api.model
     def _sms_assignees(self, partner, company):

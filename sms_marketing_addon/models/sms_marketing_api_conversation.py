@@ -57,6 +57,9 @@ class SmsInboundMessage(models.Model):
             if self.reply:
                 note = _("%(note)s Reply sent: %(reply)s", note=note, reply=self.reply)
             channel._sms_post_note(note)
+        if self.action in ("opt_out", "opt_in"):
+            channel.invalidate_recordset(["sms_opted_out"])
+            channel._sms_notify_opt_out_state()
         if self.action == "review":
             channel._sms_post_note(_("This reply might be an opt-out: it waits in Possible opt-outs for an SMS "
                                      "manager's decision."))

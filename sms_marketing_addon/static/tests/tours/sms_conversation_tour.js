@@ -31,6 +31,10 @@ registry.category("web_tour.tours").add("sms_marketing_conversation", {
             trigger: ".o-mail-Message-body:contains(Can I pick it up tomorrow?)",
         },
         {
+            content: "The composer says where the reply goes",
+            trigger: ".o-mail-Composer-input[placeholder='SMS to +33612121212…']",
+        },
+        {
             content: "Ask for a canned response",
             trigger: ".o-mail-Composer-input",
             run: "edit :tourh",
