@@ -172,3 +172,39 @@ def test_a_signed_reply_reaches_the_assignee_in_discuss_and_the_agent_reply_come
         return [n["notification_status"] for n in notes] == ["sent"]
 
     wait_for(delivered, 15, "the delivery receipt on the agent's message")
+
+
+def log_rows(client: OdooClient, partner_id: int) -> list[tuple[str, str, str | bool]]:
+    rows = client.call("sms.consent.log", "search_read", [("partner_id", "=", partner_id)],
+                       ["event", "source", "inbound_message_id"], order="id")
+    return [(row["event"], row["source"], row["inbound_message_id"]) for row in rows]
+
+
+def test_join_from_a_new_number_then_yes_opts_in_with_both_inbound_messages_as_proof(
+    client: OdooClient, simulator: ProviderSimulator, service: str,
+) -> None:
+    number = fresh_number()
+    url = f"{service}/webhooks/twilio/inbound"
+    join = simulator.send_inbound("twilio", number, SENDER, "Join", url)
+    assert join.status_code == 200
+    found: list[int] = []
+
+    def contact_pending() -> bool:
+        found[:] = client.call("res.partner", "search", [("sms_number", "=", number),
+                                                         ("sms_consent_state", "=", "pending")])
+        return bool(found)
+
+    wait_for(contact_pending, 10, "a pending contact for the new number")
+    [request] = client.call("sms.sms", "search_read", [("number", "=", number), ("sms_kind", "=", "consent")],
+                            ["body"])
+    assert "YES" in request["body"], "the double opt-in asks for YES"
+
+    yes = simulator.send_inbound("twilio", number, SENDER, "YES", url)
+    assert yes.status_code == 200
+    wait_for(lambda: client.call("res.partner", "read", found, ["sms_consent_state"])[0]["sms_consent_state"]
+             == "opted_in", 10, "the contact opted in after YES")
+    inbound = {row["body"]: row["inbound_message_id"] for row in client.call(
+        "sms.inbound.message", "search_read", [("number", "=", number)], ["body", "inbound_message_id"])}
+    assert log_rows(client, found[0]) == [
+        ("opt_in_request", "keyword", inbound["Join"]), ("confirmation", "keyword", inbound["YES"])]
+    assert not client.call("discuss.channel", "search", [("sms_number", "=", number)]), "keywords open none"

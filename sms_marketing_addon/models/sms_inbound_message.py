@@ -6,6 +6,7 @@ INBOUND_ACTIONS = [
     ("opt_in", "Re-subscribe (START)"),
     ("confirm", "Confirmation (YES)"),
     ("help", "Help (HELP)"),
+    ("join", "Subscribe (JOIN)"),
     ("review", "Possible opt-out"),
     ("none", "Other reply"),
 ]

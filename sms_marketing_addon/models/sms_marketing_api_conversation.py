@@ -74,4 +74,5 @@ class SmsInboundMessage(models.Model):
             "opt_in": _("Re-subscribed by keyword: SMS can be sent again."),
             "confirm": _("Keyword confirmation of a pending SMS subscription: %(result)s", result=self.result),
             "help": _("Asked for help by keyword."),
+            "join": _("Asked to subscribe by keyword: %(result)s", result=self.result),
         }.get(self.action, False)

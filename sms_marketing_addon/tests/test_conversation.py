@@ -154,6 +154,34 @@ class TestSmsConversation(SmsMarketingCase):
         channel.with_user(self.sms_user).action_sms_link_contact()
         self.assertEqual(channel.name, "Jordan Miller (+33698765433)")
 
+    # ------------------------------------------------------------------ JOIN
+    def test_join_from_a_new_number_starts_the_double_opt_in_and_yes_ends_it_with_both_proofs(self):
+        result = self.inbound("+33698765400", "Join", action="join")
+        self.assertEqual(result["result"], "opt_in_requested")
+        partner = self.Partner.search([("sms_number", "=", "+33698765400")])
+        self.assertEqual((partner.name, partner.sms_consent_state), ("+33698765400", "pending"))
+        requests = self.env["sms.sms"].search([("number", "=", "+33698765400"), ("sms_kind", "=", "consent")])
+        self.assertEqual(len(requests), 1)
+        self.assertIn("YES", requests.body)
+        again = self.inbound("+33698765400", "JOIN", action="join")
+        self.assertEqual(again["result"], "already_pending")
+        self.assertEqual(self.env["sms.sms"].search_count([("number", "=", "+33698765400")]), 1,
+                         "no second confirmation SMS while one waits for its answer")
+        self.inbound("+33698765400", "YES", action="confirm")
+        self.assertEqual(partner.sms_consent_state, "opted_in")
+        logs = self.logs(partner)
+        self.assertEqual([(log.event, log.source, log.inbound_message_id, log.note) for log in logs], [
+            ("opt_in_request", "keyword", f"SM-conv-{self.seq - 2}", "Join"),
+            ("confirmation", "keyword", f"SM-conv-{self.seq}", "YES")])
+        self.assertFalse(self.conversation("+33698765400"), "keywords open no conversation")
+
+    def test_join_from_an_opted_in_contact_changes_nothing(self):
+        partner = self.customer()
+        result = self.inbound("+33612345678", "JOIN", action="join")
+        self.assertEqual(result["result"], "already_opted_in")
+        self.assertEqual(partner.sms_consent_state, "opted_in")
+        self.assertFalse(self.env["sms.sms"].search([("number", "=", "+33612345678")]))
+
     # ------------------------------------------------------------------ who may do what
     def test_who_may_read_and_reply(self):
         self.customer(user_id=self.salesperson.id)
@@ -173,6 +201,7 @@ class TestSmsConversation(SmsMarketingCase):
                 self.assertTrue(self.member(channel, user), "opening it from the list joins it")
                 channel.with_user(user).message_post(body=f"From {user.login}", message_type="comment")
                 self.assertTrue(self.env["sms.sms"].search([("body", "=", f"From {user.login}")]))
+        self.assertEqual(self.Channel.with_user(self.service).search([("id", "=", channel.id)]), channel)
         with self.assertRaises(AccessError):
             channel.with_user(self.service).message_post(body="From the service", message_type="comment")
         self.assertFalse(self.env["sms.sms"].search([("body", "=", "From the service")]))
