@@ -30,6 +30,7 @@
         "views/mailing_mailing_views.xml",
         "views/sms_flow_views.xml",
         "views/discuss_channel_views.xml",
+        "views/sms_survey_views.xml",
     ],
     "demo": ["demo/sms_marketing_demo.xml"],
     "assets": {

@@ -37,3 +37,4 @@ from . import sms_marketing_api_conversation
 from . import res_lang
 from . import sms_sms_outbox
 from . import res_config_settings
+from . import sms_survey

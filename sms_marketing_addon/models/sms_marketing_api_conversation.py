@@ -49,8 +49,17 @@ class SmsInboundMessage(models.Model):
             if not channel:
                 return False
         else:
+            answer = self.env["sms.survey"]._sms_record_answer(
+                Channel._sms_answered(self.number, partner), self, partner)
             channel = Channel._sms_conversation(self.number, sender, partner, partner.company_id or self.company_id)
             channel._sms_post_context(self.number, partner)
+            if answer:
+                # A survey answer is counted, and noted quietly in the thread (no unread counter, no notification).
+                channel._sms_post_note(_("Survey answer from %(who)s: %(answer)s (%(question)s)",
+                                         who=partner.name or self.number, answer=answer.score_label,
+                                         question=answer.survey_id.name))
+                self.write({"conversation_id": channel.id, "result": "survey_answer"})
+                return channel
         channel._sms_post_inbound(self.body, partner, self.number)
         note = self._sms_keyword_note() if not is_reply else False
         if note:

@@ -2,7 +2,7 @@
 agents' replies leave as transactional SMS with their delivery state, keywords first, unknown numbers, and who
 may read or reply (portal, internal without SMS groups, SMS user, manager, service)."""
 
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from .common import SmsMarketingCase
@@ -153,6 +153,61 @@ class TestSmsConversation(SmsMarketingCase):
         channel.with_user(self.sms_user).write({"sms_partner_id": jordan.id})
         channel.with_user(self.sms_user).action_sms_link_contact()
         self.assertEqual(channel.name, "Jordan Miller (+33698765433)")
+
+    # ------------------------------------------------------------------ surveys
+    def test_a_rating_reply_is_counted_in_the_campaign_results_then_stop_in_the_same_thread(self):
+        partner = self.customer(user_id=self.salesperson.id)
+        other = self.customer("06 12 34 56 70")
+        outbound = self.sent_campaign_sms(partner, subject="Delivery survey")
+        self.env["sms.provider.message"].create({
+            "sms_uuid": "uuid-other", "number": other.sms_number, "mailing_id": outbound.mailing_id.id})
+        survey = self.env["sms.survey"].create({"name": "How was your delivery?", "kind": "rating",
+                                                "mailing_id": outbound.mailing_id.id})
+        self.inbound("+33612345678", " 4 ")
+        answer = survey.answer_ids
+        self.assertEqual((answer.partner_id, answer.value, answer.score_label), (partner, 4, "4"))
+        survey.invalidate_recordset()
+        self.assertEqual((survey.answer_count, survey.sent_count, survey.response_rate, survey.average),
+                         (1, 2, 50.0, 4.0))
+        channel = self.conversation("+33612345678")
+        self.assertIn("Survey answer from Camille Martin: 4", channel.message_ids.sorted("id")[-1].body)
+        self.assertEqual(self.member(channel, self.salesperson).message_unread_counter, 0, "answers are quiet")
+        self.inbound("+33612345678", "5")
+        self.assertEqual(len(survey.answer_ids), 1, "the first answer counts")
+        self.inbound("+33612345678", "STOP", action="opt_out")
+        self.assertEqual(partner.sms_consent_state, "opted_out")
+        self.assertIn("Opted out by keyword", channel.message_ids.sorted("id")[-1].body)
+
+    def test_what_reads_as_an_answer(self):
+        partner = self.customer()
+        outbound = self.sent_campaign_sms(partner, subject="NPS")
+        survey = self.env["sms.survey"].create({"name": "Recommend us?", "kind": "nps",
+                                                "mailing_id": outbound.mailing_id.id})
+        for body, expected in [("11", None), ("great shop", None), ("0", (0, False)), ("10/10", (10, False))]:
+            self.assertEqual(survey._read_answer(body), expected, body)
+        survey.write({"kind": "choice", "choices": "Bleu, ROUGE"})
+        self.assertEqual(survey._read_answer(" bleu! "[:-1]), (0, "BLEU"))
+        self.assertIsNone(survey._read_answer("vert"))
+        self.inbound("+33612345678", "I prefer green")
+        self.assertFalse(survey.answer_ids)
+        channel = self.conversation("+33612345678")
+        self.assertIn("I prefer green", channel.message_ids.sorted("id")[-1].body, "free text: the conversation")
+        with self.assertRaises(ValidationError):
+            survey.choices = " , "
+
+    def test_survey_results_access(self):
+        partner = self.customer()
+        outbound = self.sent_campaign_sms(partner, subject="Access")
+        self.env["sms.survey"].create({"name": "Rate us", "mailing_id": outbound.mailing_id.id})
+        self.inbound("+33612345678", "3")
+        Answer = self.env["sms.survey.answer"]
+        for user in (self.portal_user, self.plain_user):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                Answer.with_user(user).search([])
+        self.assertEqual(len(Answer.with_user(self.sms_user).search([("number", "=", "+33612345678")])), 1)
+        with self.assertRaises(AccessError):
+            Answer.with_user(self.manager).create({"survey_id": Answer.search([], limit=1).survey_id.id,
+                                                   "number": "+33600000000", "value": 5})
 
     # ------------------------------------------------------------------ JOIN
     def test_join_from_a_new_number_starts_the_double_opt_in_and_yes_ends_it_with_both_proofs(self):
