@@ -208,3 +208,41 @@ def test_join_from_a_new_number_then_yes_opts_in_with_both_inbound_messages_as_p
     assert log_rows(client, found[0]) == [
         ("opt_in_request", "keyword", inbound["Join"]), ("confirmation", "keyword", inbound["YES"])]
     assert not client.call("discuss.channel", "search", [("sms_number", "=", number)]), "keywords open none"
+
+
+def test_a_rating_reply_counts_in_the_campaign_results_and_stop_in_the_same_thread_opts_out(
+    client: OdooClient, simulator: ProviderSimulator, service: str, dispatcher: Dispatcher,
+) -> None:
+    cancel_queued(client)
+    number = fresh_number()
+    france = client.call("res.country", "search", [("code", "=", "FR")])[0]
+    partner_id = client.call("res.partner", "create", {
+        "name": f"Rater {number}", "mobile": number, "country_id": france,
+        "sms_consent_state": "opted_in", "sms_consent_note": "paper form in the shop"})
+    mailing_id = client.call("mailing.mailing", "create", {
+        "subject": "Delivery survey", "mailing_type": "sms", "body_plaintext": "Your delivery? 1 to 5"})
+    survey_id = client.call("sms.survey", "create", {"name": "Delivery rating", "kind": "rating",
+                                                     "mailing_id": mailing_id})
+    client.call("sms.sms", "create", {
+        "number": number, "partner_id": partner_id, "body": "How was your delivery? Reply 1 to 5",
+        "state": "outgoing", "mailing_id": mailing_id, "sms_kind": "transactional"})
+    send_all(dispatcher)
+    url = f"{service}/webhooks/twilio/inbound"
+
+    assert simulator.send_inbound("twilio", number, SENDER, "4", url).status_code == 200
+
+    def results() -> dict[str, Any]:
+        return dict(client.call("sms.survey", "read", [survey_id],
+                                ["answer_count", "sent_count", "response_rate", "average"])[0])
+
+    wait_for(lambda: results()["answer_count"] == 1, 10, "the rating in the campaign's results")
+    assert {k: results()[k] for k in ("sent_count", "response_rate", "average")} == {
+        "sent_count": 1, "response_rate": 100.0, "average": 4.0}
+
+    assert simulator.send_inbound("twilio", number, SENDER, "STOP", url).status_code == 200
+    wait_for(lambda: client.call("res.partner", "read", [partner_id], ["sms_consent_state"])[0][
+        "sms_consent_state"] == "opted_out", 10, "the opt-out")
+    [channel_id] = client.call("discuss.channel", "search", [("sms_number", "=", number)])
+    bodies = [m["body"] for m in client.call("mail.message", "search_read", [
+        ("model", "=", "discuss.channel"), ("res_id", "=", channel_id)], ["body"], order="id")]
+    assert "Survey answer" in bodies[-3] and "STOP" in bodies[-2] and "Opted out by keyword" in bodies[-1]
