@@ -2,10 +2,14 @@
 agents' replies leave as transactional SMS with their delivery state, keywords first, unknown numbers, and who
 may read or reply (portal, internal without SMS groups, SMS user, manager, service)."""
 
+from datetime import timedelta
+from unittest.mock import patch
+
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from .common import SmsMarketingCase
+from .test_flows import FlowCommon
 
 
 @tagged("post_install", "-at_install")
@@ -274,3 +278,27 @@ class TestSmsConversation(SmsMarketingCase):
                                                          "sms_number": "+33600000000"})
         with self.assertRaises(AccessError):
             channel.with_user(self.salesperson).write({"sms_partner_id": self.env.user.partner_id.id})
+
+
+@tagged("post_install", "-at_install")
+class TestSmsSurveyOnAFlowStep(FlowCommon, TransactionCase):
+    """A flow step asks the question: answers to the SMS of that step count for it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_flow_data()
+
+    def test_an_answer_to_a_flow_step_sms_counts_for_that_step(self):
+        partner = self.partner()
+        order = self.cart(partner)
+        due = self.env.cr.now() + timedelta(hours=1, minutes=1)
+        with patch.object(type(self.env.cr), "now", lambda cr: due):
+            self.assertFalse(self.api.enqueue_flow_step(order.id, self.steps[0].id)["reason"], "queued")
+        sms = self.sms_of(partner)
+        self.api.report_results("w-flow", [{"key": sms.uuid, "outcome": "sent", "provider_message_id": "SM-f1"}])
+        survey = self.env["sms.survey"].create({"name": "Did you find what you wanted?", "kind": "choice",
+                                                "choices": "OUI, NON", "flow_step_id": self.steps[0].id})
+        self.api.apply_inbound_keyword(partner.sms_number, "none", "SM-flow-answer", "non", "twilio", "")
+        self.assertEqual(survey.answer_ids.mapped("choice"), ["NON"])
+        self.assertEqual((survey.sent_count, survey.response_rate), (1, 100.0))
