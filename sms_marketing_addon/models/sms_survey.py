@@ -30,7 +30,7 @@ class SmsSurvey(models.Model):
     flow_step_id = fields.Many2one("sms.flow.step", string="Flow step", ondelete="cascade", index="btree_not_null")
     answer_days = fields.Integer(string="Answers accepted for (days)", default=7, required=True)
     active = fields.Boolean(default=True)
-    answer_ids = fields.One2many("sms.survey.answer", "survey_id", string="Answers")
+    answer_ids = fields.One2many("sms.survey.answer", "survey_id", string="Survey answers")
     answer_count = fields.Integer(string="Answers", compute="_compute_results")
     sent_count = fields.Integer(string="SMS sent", compute="_compute_results")
     response_rate = fields.Float(string="Response rate (%)", compute="_compute_results", digits=(16, 1))

@@ -269,7 +269,8 @@ class TestSmsConversation(SmsMarketingCase):
         self.customer(user_id=self.salesperson.id)
         self.inbound("+33612345678", "A question")
         channel = self.conversation("+33612345678")
-        for user in (self.plain_user, self.sms_user, self.manager, self.salesperson):
+        sysadmin = new_test_user(self.env, login="sms_sysadmin", groups="base.group_user,base.group_system")
+        for user in (self.plain_user, self.sms_user, self.manager, self.salesperson, sysadmin):
             with self.subTest(user=user.login):
                 with self.assertRaises(AccessError):
                     channel.with_user(user).write({"sms_number": "+33600000000"})
