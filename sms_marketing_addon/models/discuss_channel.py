@@ -118,10 +118,13 @@ class DiscussChannel(models.Model):
         return f"{partner.name} ({number})" if partner else number
 
     def _sms_answered(self, number, partner):
-        """The latest SMS sent to `number` within the window (sms.provider.message), or an empty record."""
+        """The latest marketing SMS (campaign or flow) sent to `number` within the window (sms.provider.message),
+        or an empty record: agents' replies and keyword confirmations are not what a customer answers."""
         since = fields.Datetime.now() - ANSWERED_WINDOW
         return self.env["sms.provider.message"].sudo().search(
-            [("number", "=", number), ("date_sent", ">=", since)], order="date_sent desc, id desc", limit=1)
+            [("number", "=", number), ("date_sent", ">=", since),
+             "|", ("is_marketing", "=", True), ("mailing_id", "!=", False)],
+            order="date_sent desc, id desc", limit=1)
 
     def _sms_answered_text(self, outbound):
         """What the thread says about the outbound SMS a reply answers: its campaign or flow, date and text."""

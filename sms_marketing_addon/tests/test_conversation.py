@@ -114,6 +114,10 @@ class TestSmsConversation(SmsMarketingCase):
         self.assertEqual(notification.notification_status, "pending")
         self.api.apply_delivery_statuses([{"provider_message_id": "SM-r1", "status": "delivered"}])
         self.assertEqual(notification.notification_status, "sent", "delivered: shown on the message")
+        self.inbound("+33612345678", "Thanks!")
+        self.assertNotIn("Replying to", channel.message_ids.sorted("id")[-1].body)
+        self.assertEqual(len(channel.message_ids.filtered(lambda m: "Replying to" in (m.body or ""))), 0,
+                         "the agent's own SMS is not shown as the SMS answered")
 
     def test_stop_in_a_conversation_opts_out_and_the_thread_says_so_then_replies_are_refused(self):
         partner = self.customer(user_id=self.salesperson.id)
