@@ -29,9 +29,14 @@
         "views/sms_provider_account_health_views.xml",
         "views/mailing_mailing_views.xml",
         "views/sms_flow_views.xml",
+        "views/discuss_channel_views.xml",
+        "views/sms_survey_views.xml",
     ],
     "demo": ["demo/sms_marketing_demo.xml"],
-    "assets": {"web.assets_tests": ["sms_marketing_addon/static/tests/tours/**/*"]},
+    "assets": {
+        "web.assets_backend": ["sms_marketing_addon/static/src/discuss/**/*"],
+        "web.assets_tests": ["sms_marketing_addon/static/tests/tours/**/*"],
+    },
     "installable": True,
     "application": False,
 }

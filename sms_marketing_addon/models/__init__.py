@@ -32,6 +32,9 @@ from . import sms_sms_flow
 from . import sms_provider_message_flow
 from . import sms_marketing_api_flows
 from . import sms_marketing_api_inbound
+from . import discuss_channel
+from . import sms_marketing_api_conversation
 from . import res_lang
 from . import sms_sms_outbox
 from . import res_config_settings
+from . import sms_survey

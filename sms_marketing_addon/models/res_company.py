@@ -58,6 +58,12 @@ class ResCompany(models.Model):
         help="The public subscribe page refuses more requests than this from one IP address in an hour.",
     )
 
+    sms_team_user_ids = fields.Many2many(
+        "res.users", "res_company_sms_team_rel", "company_id", "user_id", string="SMS team",
+        domain=[("share", "=", False)],
+        help="Users who answer SMS conversations of contacts without a salesperson (none: the SMS Marketing "
+        "managers).",
+    )
     sms_help_contact = fields.Char(
         string="SMS HELP contact",
         help="How customers reach you, given in HELP replies (a phone number, an e-mail or a web address). "

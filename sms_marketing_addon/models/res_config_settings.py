@@ -15,6 +15,7 @@ class ResConfigSettings(models.TransientModel):
     sms_double_optin = fields.Boolean(related="company_id.sms_double_optin", readonly=False)
     sms_double_optin_expiry_hours = fields.Integer(related="company_id.sms_double_optin_expiry_hours", readonly=False)
     sms_help_contact = fields.Char(related="company_id.sms_help_contact", readonly=False)
+    sms_team_user_ids = fields.Many2many(related="company_id.sms_team_user_ids", readonly=False)
     sms_subscribe_rate_limit = fields.Integer(related="company_id.sms_subscribe_rate_limit", readonly=False)
     sms_subscribe_number_weekly_limit = fields.Integer(
         related="company_id.sms_subscribe_number_weekly_limit", readonly=False)

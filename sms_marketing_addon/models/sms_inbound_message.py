@@ -6,6 +6,7 @@ INBOUND_ACTIONS = [
     ("opt_in", "Re-subscribe (START)"),
     ("confirm", "Confirmation (YES)"),
     ("help", "Help (HELP)"),
+    ("join", "Subscribe (JOIN)"),
     ("review", "Possible opt-out"),
     ("none", "Other reply"),
 ]
@@ -42,6 +43,9 @@ class SmsInboundMessage(models.Model):
     )
     reviewed_by_id = fields.Many2one("res.users", string="Reviewed by", readonly=True, copy=False)
     reviewed_date = fields.Datetime(string="Reviewed on", readonly=True, copy=False)
+    to_number = fields.Char(string="To (our number)", readonly=True)
+    conversation_id = fields.Many2one("discuss.channel", string="Conversation", readonly=True, ondelete="set null",
+                                      index="btree_not_null")
 
     _sql_constraints = [
         ("inbound_message_id_unique", "unique (inbound_message_id)", "This inbound message was already applied."),

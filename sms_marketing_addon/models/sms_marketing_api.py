@@ -15,7 +15,7 @@ _logger = logging.getLogger(__name__)
 # The error code of an SMS whose worker died between handing it to the gateway and hearing the answer.
 UNKNOWN_OUTCOME = "unknown_outcome"
 
-KEYWORD_ACTIONS = ("opt_out", "opt_in", "confirm", "help", "none")
+KEYWORD_ACTIONS = ("opt_out", "opt_in", "confirm", "help", "join", "none")
 REPLY_KEY = {"opt_out": "stop_reply", "opt_in": "start_reply", "confirm": "confirmed", "help": "help_reply"}
 
 
@@ -102,6 +102,8 @@ class SmsMarketingApi(models.AbstractModel):
                 result = "nothing_pending"
         elif action == "help":
             affected, result = Partner.browse(), "help"
+        elif action == "join":
+            affected, result = self._sms_keyword_join(partners, e164, proof)
         else:
             affected, result = Partner.browse(), "received"
             for partner in partners:
@@ -124,6 +126,25 @@ class SmsMarketingApi(models.AbstractModel):
             "partner_ids": [(6, 0, (affected or partners).ids)], "reply": reply,
         })
         return self._inbound_result(record, duplicate=False)
+
+    @api.model
+    def _sms_keyword_join(self, partners, e164, proof):
+        """JOIN/INSCRIPTION: subscribe by SMS. A number no contact has gets one (named after the number); the
+        double opt-in starts (pending, consent log with the inbound message id and text, the "reply YES"
+        SMS), unless a contact is already opted in or a request still waits for its answer."""
+        if partners.filtered(lambda p: p.sms_consent_state == "opted_in"):
+            return partners.filtered(lambda p: p.sms_consent_state == "opted_in"), "already_opted_in"
+        waiting = partners.filtered(lambda p: p.sms_consent_state in ("pending", "opted_out")
+                                    and not p._sms_pending_expired())
+        if waiting:
+            return waiting, "already_pending"
+        if not partners:
+            partners = self.env["res.partner"].sudo().create({"name": e164, "mobile": e164})
+        targets = partners.filtered("sms_number_valid")
+        if not targets:
+            return partners, "invalid_number"
+        targets._sms_request_consent("keyword", **proof)
+        return targets, "opt_in_requested"
 
     def _inbound_result(self, record, duplicate):
         return {

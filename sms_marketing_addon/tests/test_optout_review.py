@@ -86,7 +86,7 @@ class TestReviewList(LangCase):
         self.assertTrue(self.replies("+33698765432").body.startswith("Maison Test : vous avez été désinscrit(e)"))
 
     def test_review_is_no_keyword_action(self):
-        self.assertEqual(set(self.api.get_keywords()), {"opt_out", "opt_in", "confirm", "help"})
+        self.assertEqual(set(self.api.get_keywords()), {"opt_out", "opt_in", "confirm", "help", "join"})
         actions = dict(self.env["sms.keyword"]._fields["action"].selection)
         self.assertNotIn("review", actions)
 

@@ -117,3 +117,28 @@ class TestSmsMarketingTours(HttpCase):
 
         self.assertEqual(mailing.state, "done")
         self.assertEqual(mailing.sms_segments_total, 6)
+
+    # ------------------------------------------------------------------ conversations
+
+    def test_answer_an_sms_conversation(self):
+        agent = new_test_user(self.env, login="sms_tour_agent", name="Agnès Agent", groups="base.group_user")
+        customer = self.Partner.create({"name": "Tour Customer", "mobile": "+33612121212", "country_id": self.fr.id,
+                                        "user_id": agent.id})
+        mailing = self.env["mailing.mailing"].create({
+            "mailing_type": "sms", "subject": "Tour sale", "body_plaintext": "Tour sale: -10% this week",
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner")})
+        self.env["sms.provider.message"].sudo().create({
+            "sms_uuid": uuid.uuid4().hex, "number": "+33612121212", "partner_id": customer.id,
+            "mailing_id": mailing.id, "is_marketing": True})
+        self.env["mail.canned.response"].create({
+            "source": "tourhours", "substitution": "We are open 9:00 to 19:00, Monday to Saturday.",
+            "group_ids": [(6, 0, self.env.ref("base.group_user").ids)]})  # shared with the agents
+        self.env["sms.marketing.api"].apply_inbound_keyword(
+            "+33612121212", "none", "SM-tour-1", "Can I pick it up tomorrow?", "twilio", "+33757000001")
+        channel = self.env["discuss.channel"].search([("sms_number", "=", "+33612121212")])
+        self.assertTrue(channel)
+        self.start_tour("/odoo/discuss", "sms_marketing_conversation", login=agent.login)
+
+        sms = self.env["sms.sms"].search([("number", "=", "+33612121212"), ("sms_kind", "=", "transactional")])
+        self.assertEqual(sms.body, "We are open 9:00 to 19:00, Monday to Saturday.")
+        self.assertEqual(sms.mail_message_id.author_id, agent.partner_id)

@@ -37,6 +37,7 @@ class KeywordAction(StrEnum):
     OPT_IN = "opt_in"
     CONFIRM = "confirm"
     HELP = "help"
+    JOIN = "join"  # subscribe by SMS ("text JOIN to ..."): Odoo starts the double opt-in
     REVIEW = "review"  # might be an opt-out, not clear: a person decides
     NONE = "none"
 
@@ -47,6 +48,7 @@ _ACTION_FIELDS: tuple[tuple[KeywordAction, str], ...] = (
     (KeywordAction.OPT_IN, "opt_in"),
     (KeywordAction.CONFIRM, "confirm"),
     (KeywordAction.HELP, "help"),
+    (KeywordAction.JOIN, "join"),
 )
 
 
@@ -88,6 +90,7 @@ class KeywordTable:
     opt_in: tuple[str, ...] = ()
     confirm: tuple[str, ...] = ()
     help: tuple[str, ...] = ()
+    join: tuple[str, ...] = ()
     _index: Mapping[str, KeywordAction] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -149,6 +152,7 @@ DEFAULT_KEYWORDS = KeywordTable(
     opt_in=("START", "UNSTOP"),
     confirm=("YES", "OUI"),
     help=("HELP", "INFO", "AIDE"),
+    join=("JOIN", "INSCRIPTION"),
 )
 
 

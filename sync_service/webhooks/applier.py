@@ -285,13 +285,15 @@ class InboxApplier:
                 number = str(event.payload["from_number"])
                 inbound_id = str(event.payload["inbound_id"])
                 body = str(event.payload.get("body") or "")
+                to_number = str(event.payload.get("to_number") or "")  # our number: a conversation per sender
             except KeyError as exc:
                 state.park(event, f"malformed inbound event: missing {exc}")
                 continue
             action = inbound_action(event.provider, event.payload, table)
             try:
                 result = self.client.call(
-                    API, "apply_inbound_keyword", number, action.value, inbound_id, body, event.provider
+                    API, "apply_inbound_keyword", number, action.value, inbound_id, body, event.provider,
+                    to_number,
                 )
             except OdooUnreachable as exc:
                 state.outage = str(exc)

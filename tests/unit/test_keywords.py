@@ -170,3 +170,22 @@ def test_an_empty_word_in_the_table_matches_nothing() -> None:
 def test_a_plain_string_for_the_words_says_so() -> None:
     with pytest.raises(TypeError, match=r"KeywordTable\.opt_out must be a sequence of words, not a string"):
         KeywordTable(opt_out="STOP")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("JOIN", KeywordAction.JOIN),
+        (" join! ", KeywordAction.JOIN),
+        ("Inscription", KeywordAction.JOIN),
+        ("join the club on Sunday", KeywordAction.NONE),  # a whole keyword only
+    ],
+)
+def test_join_subscribes_by_sms(text: str, expected: KeywordAction) -> None:
+    assert classify(text) is expected
+
+
+def test_join_words_come_from_odoo_too() -> None:
+    table = KeywordTable.from_mapping({"join": ["Rejoindre"], "opt_out": ["STOP"]})
+    assert classify("rejoindre", table) is KeywordAction.JOIN
+    assert classify("JOIN", table) is KeywordAction.NONE, "Odoo's list replaces the default one"
