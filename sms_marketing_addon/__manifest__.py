@@ -31,7 +31,10 @@
         "views/sms_flow_views.xml",
     ],
     "demo": ["demo/sms_marketing_demo.xml"],
-    "assets": {"web.assets_tests": ["sms_marketing_addon/static/tests/tours/**/*"]},
+    "assets": {
+        "web.assets_backend": ["sms_marketing_addon/static/src/**/*"],
+        "web.assets_tests": ["sms_marketing_addon/static/tests/tours/**/*"],
+    },
     "installable": True,
     "application": False,
 }
