@@ -144,7 +144,7 @@ class MailingMailing(models.Model):
                 continue
             recipients = mailing.sms_preview_now + mailing.sms_preview_deferred
             mailing.sms_cost_estimate = self.env._(
-                "%(recipients)s recipients × %(segments)s segments = %(total)s segments",
+                "Recipients × segments: %(recipients)s × %(segments)s = %(total)s",
                 recipients=recipients, segments=mailing.sms_segment_count,
                 total=recipients * mailing.sms_segment_count)
 

@@ -185,15 +185,29 @@ class SmsSegmentMixin(models.AbstractModel):
     def _sms_segment_sample_domain(self):
         return []
 
+    def _sms_segment_sample_preferred(self, Model):
+        """Records to sample first: those of a contact who receives marketing SMS (opted in)."""
+        if Model._name == "res.partner":
+            return [("sms_consent_state", "=", "opted_in")]
+        partner = Model._fields.get("partner_id")
+        if partner and partner.type == "many2one" and partner.comodel_name == "res.partner":
+            return [("partner_id.sms_consent_state", "=", "opted_in")]
+        return None
+
     def _sms_segment_sample(self):
-        """A record of the render model to render the body with (None when there is no render model)."""
+        """A record of the render model to render the body with (None when there is no render model): the
+        first one matching `_sms_segment_sample_domain`, one of an opted-in contact if there is one."""
         model = self.render_model
         if not model or model not in self.env:
             return None
+        Model = self.env[model]
+        domain = self._sms_segment_sample_domain()
         try:
-            return self.env[model].search(self._sms_segment_sample_domain(), limit=1)
+            preferred = self._sms_segment_sample_preferred(Model)
+            sample = Model.search(domain + preferred, limit=1) if preferred else Model
+            return sample or Model.search(domain, limit=1)
         except AccessError:
-            return self.env[model]
+            return Model
 
     def _sms_segment_recipient(self, sample):
         """Who the sample's SMS goes to, as the gate sees it: dict(number, partner, name, lang, policy).

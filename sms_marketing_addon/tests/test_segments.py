@@ -114,6 +114,14 @@ class TestTemplateSegments(SegmentFieldsCase):
         self.assertIn("France", template.sms_segment_sample)
         self.assertFalse(template.sms_segment_warning)
 
+    def test_sample_prefers_a_contact_who_receives_marketing_sms(self):
+        zoe = self.env["res.partner"].create({
+            "name": "Zoé", "mobile": "+1 201 555 0199", "country_id": self.env.ref("base.us").id})
+        zoe._sms_opt_in("agent", note="test")
+        template = self.make_template("Hi {{ object.name }}")
+        self.assertIn("Zoé", template.sms_segment_sample)
+        self.assertEqual(template.sms_char_count, len(self.decorated("Hi Zoé", FOOTER_US_POLICY)))
+
     def test_policy_decides_brand_and_footer(self):
         template = self.make_template("Hello")
         self.assertEqual(template.sms_char_count, len("Shop: Hello\nReply STOP SMS to opt out"))
@@ -325,7 +333,7 @@ class TestMailingSegments(SegmentFieldsCase):
         self.assertFalse(mailing.sms_cost_estimate)
         mailing.action_sms_check_recipients()
         self.assertEqual(mailing.sms_preview_now + mailing.sms_preview_deferred, 2)
-        self.assertEqual(mailing.sms_cost_estimate, "2 recipients × 2 segments = 4 segments")
+        self.assertEqual(mailing.sms_cost_estimate, "Recipients × segments: 2 × 2 = 4")
 
     def test_mail_mailing_has_no_counter(self):
         mailing = self.env["mailing.mailing"].create({
