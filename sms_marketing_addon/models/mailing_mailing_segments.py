@@ -1,9 +1,13 @@
+import logging
 import re
 from html import unescape
 
 from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.mail import TEXT_URL_REGEX, validate_url
+
+_logger = logging.getLogger(__name__)
+
 
 class MailingMailing(models.Model):
     """The segment counter of SMS mailings: the body as the first recipient of the mailing receives it, through
@@ -113,9 +117,10 @@ class MailingMailing(models.Model):
             text = mailing._sms_segment_render(mailing.body_plaintext, sample)
             if re.search(TEXT_URL_REGEX, text or ""):
                 try:
-                    renderer._shorten_links_text(text, mailing._get_link_tracker_values())
+                    with self.env.cr.savepoint():
+                        renderer._shorten_links_text(text, mailing._get_link_tracker_values())
                 except Exception:  # noqa: BLE001 - an odd link: the composer will say so at sending
-                    continue
+                    _logger.debug("SMS mailing %s: no link tracker made in advance", mailing.id, exc_info=True)
 
     @api.model_create_multi
     def create(self, vals_list):
