@@ -34,7 +34,7 @@
     ],
     "demo": ["demo/sms_marketing_demo.xml"],
     "assets": {
-        "web.assets_backend": ["sms_marketing_addon/static/src/discuss/**/*"],
+        "web.assets_backend": ["sms_marketing_addon/static/src/**/*"],
         "web.assets_tests": ["sms_marketing_addon/static/tests/tours/**/*"],
     },
     "installable": True,

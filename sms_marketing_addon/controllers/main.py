@@ -1,4 +1,3 @@
-import hmac
 import logging
 
 import phonenumbers
@@ -140,8 +139,8 @@ class SmsMarketingController(http.Controller):
                        "page to send SMS at your expense.", count=company.sms_subscribe_hourly_budget),
             )
 
-    @http.route("/sms/confirm/<int:partner_id>/<string:token>", type="http", auth="public", website=True,
-                methods=["GET"], sitemap=False)
+    @http.route(["/sms/c/<int:partner_id>/<string:token>", "/sms/confirm/<int:partner_id>/<string:token>"],
+                type="http", auth="public", website=True, methods=["GET"], sitemap=False)
     def confirm(self, partner_id, token, **kw):
         """The link of the confirmation SMS shows a button: link scanners and message previews open links, only
         a person presses the button (POST, below)."""
@@ -153,8 +152,8 @@ class SmsMarketingController(http.Controller):
             return request.render("sms_marketing_addon.confirm_done", {"confirmed": False}, status=400)
         return request.render("sms_marketing_addon.confirm_page", {"action": request.httprequest.path})
 
-    @http.route("/sms/confirm/<int:partner_id>/<string:token>", type="http", auth="public", website=True,
-                methods=["POST"], sitemap=False)
+    @http.route(["/sms/c/<int:partner_id>/<string:token>", "/sms/confirm/<int:partner_id>/<string:token>"],
+                type="http", auth="public", website=True, methods=["POST"], sitemap=False)
     def confirm_submit(self, partner_id, token, **kw):
         if not request.env["sms.public.hit"]._hit("confirm", self._client_ip(), CONFIRM_RATE_LIMIT):
             return request.render("sms_marketing_addon.confirm_done", {"confirmed": False, "throttled": True},
@@ -167,6 +166,6 @@ class SmsMarketingController(http.Controller):
     @staticmethod
     def _confirmable_partner(partner_id, token):
         partner = request.env["res.partner"].sudo().browse(partner_id).exists()
-        if partner and hmac.compare_digest(partner._sms_confirmation_token(), token) and not partner._sms_pending_expired():
+        if partner and partner._sms_confirmation_token_matches(token) and not partner._sms_pending_expired():
             return partner
         return request.env["res.partner"]

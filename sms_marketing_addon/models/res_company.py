@@ -15,9 +15,9 @@ DEFAULT_TEXTS = {
         "Send me offers and news by SMS from {brand}. Message frequency varies. Message and data rates may apply. "
         "Reply STOP to unsubscribe, HELP for help. Consent is not a condition of purchase."
     ),
-    "confirmation": _lt(
-        "{brand}: reply YES to confirm you want our SMS offers. STOP to opt out. Or confirm here: {link}"
-    ),
+    # Fits in one SMS segment (GSM-7, 160 characters) in every shipped language for a brand of up to 20
+    # characters and a web address of up to 30 (tests/test_consent_texts.py): the replies below as well.
+    "confirmation": _lt("{brand}: reply YES to get our SMS offers, STOP to opt out. Or confirm: {link}"),
     "confirmed": _lt("{brand}: you are subscribed to our SMS offers. Reply STOP to unsubscribe."),
     "stop_reply": _lt("{brand}: you are unsubscribed and will receive no more SMS offers. Reply START to resubscribe."),
     "start_reply": _lt("{brand}: you are subscribed again to our SMS offers. Reply STOP to unsubscribe."),

@@ -1,3 +1,4 @@
+import hmac
 import logging
 from datetime import timedelta
 
@@ -24,6 +25,8 @@ SYSTEM_CONSENT_FIELDS = frozenset({
     "sms_consent_date", "sms_consent_source", "sms_consent_pending_date", "sms_optout_date", "sms_optout_source",
     "sms_number_rejected",
 })
+# Characters of the confirmation token in the link of the confirmation SMS (hex: 64 bits).
+CONFIRMATION_TOKEN_LENGTH = 16
 SMS_CAPABLE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
@@ -326,9 +329,20 @@ class ResPartner(models.Model):
                          (self.id, self.sms_number, str(self.sms_consent_pending_date)))
 
     def _sms_confirmation_url(self):
+        """The link of the confirmation SMS, short enough for the SMS to fit in one segment: `/sms/c/` and the
+        first CONFIRMATION_TOKEN_LENGTH characters of the token (64 bits; the page is rate-limited per IP)."""
         self.ensure_one()
         base = self.get_base_url()
-        return f"{base}/sms/confirm/{self.id}/{self._sms_confirmation_token()}"
+        return f"{base}/sms/c/{self.id}/{self._sms_confirmation_token()[:CONFIRMATION_TOKEN_LENGTH]}"
+
+    def _sms_confirmation_token_matches(self, token):
+        """Whether `token` is this contact's confirmation token: the short one of the SMS, or the whole one of
+        the links sent before the SMS carried the short one."""
+        self.ensure_one()
+        expected = self._sms_confirmation_token()
+        if len(token or "") != len(expected):
+            expected = expected[:CONFIRMATION_TOKEN_LENGTH]
+        return hmac.compare_digest(expected, token or "")
 
     @api.model
     def _cron_sms_expire_pending(self):

@@ -33,6 +33,12 @@ class SmsFlowStep(models.Model):
         domain="[('model', '=', model)]",
         help="Rendered on the cart (sale.order) or the contact (res.partner), in the contact's language.",
     )
+    template_segment_summary = fields.Char(
+        related="template_id.sms_segment_summary", string="Template SMS length",
+        help="Segments of the template's message as a recipient receives it (brand, opt-out footer, short link).",
+    )
+    template_segment_warning = fields.Char(
+        related="template_id.sms_segment_warning", string="Template SMS length warning")
     coupon_program_id = fields.Many2one(
         "loyalty.program", string="Discount code from", ondelete="set null",
         domain="[('program_type', '=', 'coupons')]",

@@ -180,8 +180,18 @@ class SmsSms(models.Model):
 
     def _sms_decorate(self, policy, partner):
         self.ensure_one()
+        marker = f"/sms/{self.mailing_id.id}/" if self.mailing_id else None
+        body = self._sms_decorated_body(self.body or "", policy, partner, unsubscribe_marker=marker)
+        if body != self.body:
+            self.body = body
+
+    @api.model
+    def _sms_decorated_body(self, body, policy, partner, unsubscribe_marker=None):
+        """A marketing body as it leaves: the brand first, the opt-out footer of `policy` last, in the
+        recipient's language, unless the body already carries it or the mailing's own unsubscribe link
+        (`unsubscribe_marker`, "/sms/<mailing id>/"). The gate decorates with it at claim time, and the segment
+        counter of templates and mailings counts with it: one implementation of the rule."""
         company = partner.company_id or self.env.company
-        body = self.body or ""
         brand = company._sms_brand()
         if policy.brand_prefix and brand and not body.lstrip().lower().startswith(brand.lower()):
             body = f"{brand}: {body}"
@@ -189,11 +199,10 @@ class SmsSms(models.Model):
         lang = self.env["res.partner"]._sms_recipient_lang(partner, company=company)
         footer = policy.with_context(lang=lang).optout_footer
         # The mailing's own unsubscribe link ("STOP SMS: <link>", Odoo) is an opt-out instruction as well.
-        unsubscribe_link = bool(self.mailing_id) and f"/sms/{self.mailing_id.id}/" in body
+        unsubscribe_link = bool(unsubscribe_marker) and unsubscribe_marker in body
         if footer and not unsubscribe_link and not _carries_instruction(body, footer):
             body = f"{body}\n{footer}"
-        if body != self.body:
-            self.body = body
+        return body
 
     @api.model
     def _sms_recent_marketing_counts(self, numbers, now):

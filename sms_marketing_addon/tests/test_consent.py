@@ -234,7 +234,7 @@ class TestDoubleOptIn(SmsMarketingCase):
         sms = self.env["sms.sms"].search([("partner_id", "=", partner.id)])
         self.assertEqual(sms.state, "outgoing")
         self.assertIn("YES", sms.body)
-        self.assertIn(f"/sms/confirm/{partner.id}/", sms.body)
+        self.assertIn(f"/sms/c/{partner.id}/", sms.body)
         request = self.logs(partner)[-1]
         self.assertEqual((request.event, request.consent_text, request.ip_address),
                          ("opt_in_request", "Send me offers", "198.51.100.7"))

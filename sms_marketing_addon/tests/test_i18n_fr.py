@@ -27,7 +27,7 @@ class TestI18nFr(TransactionCase):
         self.assertIn("Répondez START pour vous réinscrire.", stop)
         confirmation = company._sms_text("confirmation", "fr_FR", link="https://shop.example/c/abc")
         self.assertIn("répondez OUI", confirmation)
-        self.assertTrue(confirmation.endswith("Ou confirmez ici : https://shop.example/c/abc"), confirmation)
+        self.assertTrue(confirmation.endswith("ou confirmez : https://shop.example/c/abc"), confirmation)
         self.assertIn("Aide : ", company._sms_text("help_reply", "fr_FR"))
         # English stays English.
         self.assertIn("I agree to receive", company._sms_text("consent", "en_US"))

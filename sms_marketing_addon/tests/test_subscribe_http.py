@@ -57,7 +57,7 @@ class TestSubscribePage(HttpCase):
 
     def confirmation_link(self, partner):
         sms = self.env["sms.sms"].search([("partner_id", "=", partner.id)], order="id desc", limit=1)
-        return re.search(r"(/sms/confirm/\d+/[0-9a-f]+)", sms.body).group(1)
+        return re.search(r"(/sms/c/\d+/[0-9a-f]{16})(?![0-9a-f])", sms.body).group(1)
 
     def press_confirm(self, link):
         """What a person does: open the link, press the button (a POST with the page's CSRF token)."""
@@ -72,6 +72,8 @@ class TestSubscribePage(HttpCase):
         partner = self.partner()
         forged = self.url_open(f"/sms/confirm/{partner.id}/{'0' * 64}")
         self.assertEqual(forged.status_code, 400)
+        self.assertEqual(self.url_open(f"/sms/c/{partner.id}/{'0' * 16}").status_code, 400)
+        self.assertEqual(self.url_open(f"/sms/c/{partner.id}/{'0' * 15}").status_code, 400)
         self.assertEqual(partner.sms_consent_state, "pending")
         link = self.confirmation_link(partner)
         response = self.press_confirm(link)
@@ -80,6 +82,15 @@ class TestSubscribePage(HttpCase):
         partner.invalidate_recordset()
         self.assertEqual(partner.sms_consent_state, "opted_in")
         self.assertEqual(self.url_open(link).status_code, 400, "a used link confirms nothing")
+
+    def test_links_sent_before_the_short_link_still_confirm(self):
+        """Confirmation SMS sent before the link was shortened carry /sms/confirm/<id>/<whole token>."""
+        self.submit()
+        partner = self.partner()
+        response = self.press_confirm(f"/sms/confirm/{partner.id}/{partner._sms_confirmation_token()}")
+        self.assertEqual(response.status_code, 200)
+        partner.invalidate_recordset()
+        self.assertEqual(partner.sms_consent_state, "opted_in")
 
     def test_opening_the_link_confirms_nothing_until_the_button_is_pressed(self):
         """Link scanners and SMS previews open links: only the button confirms."""
