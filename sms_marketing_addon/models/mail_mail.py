@@ -19,11 +19,18 @@ class MailMail(models.Model):
                 if message.enrollment_id.state in ("running", "done"):
                     message.enrollment_id._sms_flow_exit(reason)
                 exited |= message.mail_id
-        res = super(MailMail, self - exited)._send(*args, **kwargs)
-        for message in messages.filtered(lambda m: m.state == "queued"):
-            mail = message.mail_id.sudo().exists()
-            if not mail or mail.state in ("sent", "received"):
-                message.write({"state": "sent", "date_sent": self.env.cr.now()})
-            elif mail.state in ("exception", "cancel"):
-                message.write({"state": "failed", "failure_type": mail.failure_type or "mail_error"})
+        return super(MailMail, self - exited)._send(*args, **kwargs)
+
+    def write(self, vals):
+        res = super().write(vals)
+        state = vals.get("state")
+        if state in ("sent", "exception", "cancel") and self.ids:
+            # Odoo marks a mail 'exception' just before sending it, then 'sent': a failure is not final.
+            messages = self.env["sms.flow.message"].sudo().search(
+                [("mail_id", "in", self.ids), ("state", "in", ("queued", "failed"))])
+            if state == "sent":
+                messages.write({"state": "sent", "date_sent": self.env.cr.now()})
+            elif messages:
+                messages.write({"state": "failed" if state == "exception" else "canceled",
+                                "failure_type": vals.get("failure_type") or state})
         return res

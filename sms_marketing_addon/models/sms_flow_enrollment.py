@@ -184,6 +184,9 @@ class SmsFlowEnrollment(models.Model):
         sms = self.env["sms.sms"].sudo().search(
             [("uuid", "in", [m.sms_uuid for m in messages if m.sms_uuid]), ("state", "=", "outgoing")])
         sms._sms_flow_cancel(reason, now)
+        mails = messages.mail_id.sudo().filtered(lambda m: m.state in ("outgoing", "exception"))
+        if mails:
+            mails.write({"state": "cancel", "failure_reason": reason})
         # Messages whose SMS is gone (or never created) are cancelled as well.
         messages.filtered(lambda m: m.state in ("draft", "queued")).write(
             {"state": "canceled", "failure_type": "sms_flow_exit", "exit_reason": reason})
@@ -563,6 +566,7 @@ class SmsFlowEnrollment(models.Model):
         delay after the last one) and browse abandonment (viewed products, no cart since, for the entry delay).
         Nothing is read for a trigger without an active flow."""
         Flow = self.env["sms.flow"].sudo()
+        self.env.flush_all()  # the queries below are SQL
         for code in ("win_back", "browse_abandoned"):
             flows = Flow.search([("trigger", "=", code)])
             if not flows:
