@@ -81,6 +81,27 @@ FRENCH_TEXTS = {
     "sms_flow_post_purchase": ("name", "Post-purchase: thank you and review", "Après l'achat : merci et avis"),
     "sms_flow_browse": ("name", "Browse abandonment", "Produits consultés sans achat"),
     "sms_flow_win_back": ("name", "Win-back", "Reconquête"),
+    # Triggers (also in i18n/fr.po; here so that they are French before the .pot lists them)
+    "sms_flow_trigger_cart": ("name", "Abandoned website cart", "Panier abandonné sur le site web"),
+    "sms_flow_trigger_welcome": ("name", "SMS consent confirmed (welcome)", "Consentement SMS confirmé (bienvenue)"),
+    "sms_flow_trigger_order_confirmed": [
+        ("name", "Order confirmed (post-purchase)", "Commande confirmée (après l'achat)"),
+        ("entry", "A sales order is confirmed (once per order).",
+         "Une commande client est confirmée (une fois par commande)."),
+    ],
+    "sms_flow_trigger_browse": [
+        ("name", "Browse abandonment", "Produits consultés sans achat"),
+        ("entry", "An identified website visitor viewed products and started no cart nor order for the flow's entry "
+         "delay after the last view.",
+         "Un visiteur identifié du site web a consulté des produits sans commencer de panier ni commander pendant "
+         "le délai d'entrée du scénario après la dernière consultation."),
+    ],
+    "sms_flow_trigger_win_back": [
+        ("name", "Win-back (no order since)", "Reconquête (aucune commande depuis)"),
+        ("entry", "A customer's last confirmed order is older than the flow's entry delay (once per last order).",
+         "La dernière commande confirmée d'un client est plus ancienne que le délai d'entrée du scénario (une fois "
+         "par dernière commande)."),
+    ],
 }
 STAT_FIELDS = ("carts_entered", "carts_blocked", "sent", "delivered", "clicked", "recovered", "revenue",
                "opted_out")
@@ -394,7 +415,9 @@ class SmsFlow(models.Model):
         """French texts of the default templates and flows, for the active French languages."""
         langs = [code for code in (langs or [code for code, _name in self.env["res.lang"].get_installed()])
                  if code.startswith("fr_")]
-        for xmlid, (fname, english, french) in FRENCH_TEXTS.items():
+        for xmlid, fname, english, french in (
+                (xmlid, *text) for xmlid, texts in FRENCH_TEXTS.items()
+                for text in (texts if isinstance(texts, list) else [texts])):
             record = self.env.ref(f"sms_marketing_addon.{xmlid}", raise_if_not_found=False)
             if not record:
                 continue

@@ -6,6 +6,7 @@ from odoo.addons.mail.tests.common import MockEmail
 from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase, tagged
 
+from .common import load_french
 from .test_flows import FlowCommon
 
 
@@ -352,3 +353,32 @@ class TestFlowSplitAcceptance(TriggerCommon, TransactionCase):
                       flow.lift_summary)
         self.assertIn(f"(95 % confidence: {(p_t - p_h - half) * 100:+.1f} to {(p_t - p_h + half) * 100:+.1f})",
                       flow.lift_summary)
+
+
+@tagged("post_install", "-at_install")
+class TestFlowTriggersFrench(TriggerCommon, TransactionCase):
+    def test_presets_in_french(self):
+        """Flow names, triggers and SMS texts from FRENCH_TEXTS (the .po's new terms load once the .pot lists
+        them)."""
+        load_french(self.env)
+        self.env["sms.flow"]._sms_flow_load_french_texts(["fr_FR"])
+        FlowFr = self.env["sms.flow"].with_context(lang="fr_FR")
+        self.assertEqual(FlowFr.browse(self.env.ref("sms_marketing_addon.sms_flow_win_back").id).name, "Reconquête")
+        trigger = self.env.ref("sms_marketing_addon.sms_flow_trigger_browse").with_context(lang="fr_FR")
+        self.assertEqual(trigger.name, "Produits consultés sans achat")
+        self.assertTrue(trigger.entry.startswith("Un visiteur identifié du site web a consulté des produits"))
+        self.assertTrue(self.env.ref("sms_marketing_addon.sms_flow_trigger_win_back").with_context(
+            lang="fr_FR").entry.startswith("La dernière commande confirmée d'un client"))
+        selection = dict(FlowFr._fields["trigger"]._description_selection(FlowFr.env))
+        self.assertEqual(selection["order_confirmed"], "Commande confirmée (après l'achat)")
+        flow = self.env.ref("sms_marketing_addon.sms_flow_post_purchase")
+        flow.active = True
+        partner = self.partner(lang="fr_FR")
+        order = self.cart(partner)
+        order.action_confirm()
+        self.now += timedelta(minutes=10)
+        self.cron()
+        self.assertIn(f"Merci pour votre commande {order.name} ! Découvrez ce qui va avec : http",
+                      self.sms_of(partner).body)
+        mail_template = self.env.ref("sms_marketing_addon.mail_template_win_back").with_context(lang="fr_FR")
+        self.assertEqual(mail_template.subject, "Vous nous manquez")
