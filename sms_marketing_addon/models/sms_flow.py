@@ -96,6 +96,7 @@ FRENCH_TEXTS = {
          "Un visiteur identifié du site web a consulté des produits sans commencer de panier ni commander pendant "
          "le délai d'entrée du scénario après la dernière consultation."),
     ],
+    "sms_flow_trigger_date": ("name", "Date of the contact (e.g. birthday)", "Date du contact (par ex. anniversaire)"),
     "sms_flow_trigger_win_back": [
         ("name", "Win-back (no order since)", "Reconquête (aucune commande depuis)"),
         ("entry", "A customer's last confirmed order is older than the flow's entry delay (once per last order).",
@@ -152,6 +153,12 @@ class SmsFlow(models.Model):
         string="Conversion window (days)", default=5,
         help="A confirmed order of the contact within this many days after entering counts as a conversion of "
         "its branch, holdout included (the order that started a post-purchase flow does not count).",
+    )
+    date_field_id = fields.Many2one(
+        "ir.model.fields", string="Contact date", ondelete="set null",
+        domain="[('model', '=', 'res.partner'), ('ttype', 'in', ('date', 'datetime')), ('store', '=', True)]",
+        help="Date trigger: the contact's date field (e.g. a birthday) whose day and month start the flow, the "
+        "entry delay before it (0: on the day).",
     )
     has_holdout = fields.Boolean(compute="_compute_lift")
     lift_summary = fields.Text(string="Lift over the holdout", compute="_compute_lift")

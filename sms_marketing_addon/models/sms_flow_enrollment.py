@@ -104,6 +104,11 @@ class SmsFlowEnrollment(models.Model):
             """CREATE UNIQUE INDEX IF NOT EXISTS sms_flow_enrollment_one_running_per_cart
                    ON sms_flow_enrollment (order_id) WHERE state = 'running' AND order_id IS NOT NULL"""
         ))
+        # Browse abandonment reads product views by time (website_sale indexes them by product only).
+        self.env.cr.execute(SQL(
+            """CREATE INDEX IF NOT EXISTS sms_flow_website_track_product_views
+                   ON website_track (visit_datetime) WHERE product_id IS NOT NULL"""
+        ))
         # A contact enters a contact flow once per record that started it (welcome: once per contact).
         self.env.cr.execute(SQL("DROP INDEX IF EXISTS sms_flow_enrollment_contact_once"))
         self.env.cr.execute(SQL(
@@ -391,13 +396,13 @@ class SmsFlowEnrollment(models.Model):
         return self._sms_flow_enroll("consent_confirmed", [(partner, None, None) for partner in partners], now)
 
     @api.model
-    def _sms_flow_enroll(self, code, items, now=None):
+    def _sms_flow_enroll(self, code, items, now=None, flows=None):
         """Contacts enter the first matching active flow of trigger `code`: items are (contact, record that started
         it or None, link or None). A contact enters a flow once per record (the welcome flow: once), and not
         again within the flow's re-entry days. A contact who can receive neither the SMS nor an e-mail fallback
         does not enter (the welcome flow's contacts just opted in). Steps due now are taken at once; later ones
         wake the flows' scheduled action when due."""
-        flows = self.env["sms.flow"].sudo().search([("trigger", "=", code)])
+        flows = flows if flows is not None else self.env["sms.flow"].sudo().search([("trigger", "=", code)])
         items = [item for item in items if item[0]]
         if not flows or not items:
             return self.browse()
@@ -410,7 +415,7 @@ class SmsFlowEnrollment(models.Model):
                                               ("flow_id", "in", flows.ids)]):
             previous[(enrollment.flow_id.id, enrollment.partner_id.id)].append(enrollment)
         enrollments = self.browse()
-        for partner, record, link in items:
+        for partner, record, link, *key_given in items:
             partner = partner.sudo()
             record = record.sudo() if record else None
             region = number_region(partner.sms_number)
@@ -423,7 +428,8 @@ class SmsFlowEnrollment(models.Model):
                          and self._sms_flow_partner_matches(f, partner)), None)
             if not flow:
                 continue
-            key = f"{record._name},{record.id}" if record is not None and record._name != "res.partner" else False
+            key = key_given[0] if key_given else (
+                f"{record._name},{record.id}" if record is not None and record._name != "res.partner" else False)
             seen = previous[(flow.id, partner.id)]
             if any((e.res_key or False) == key for e in seen):
                 continue
@@ -567,7 +573,7 @@ class SmsFlowEnrollment(models.Model):
         Nothing is read for a trigger without an active flow."""
         Flow = self.env["sms.flow"].sudo()
         self.env.flush_all()  # the queries below are SQL
-        for code in ("win_back", "browse_abandoned"):
+        for code in ("win_back", "browse_abandoned", "date_anniversary"):
             flows = Flow.search([("trigger", "=", code)])
             if not flows:
                 continue
@@ -621,3 +627,24 @@ class SmsFlowEnrollment(models.Model):
                 link = f"{product.get_base_url()}{product.website_url}" if product.website_url else None
                 items.append((self.env["res.partner"].browse(partner_id), Track.browse(track_id), link))
         return self._sms_flow_enroll("browse_abandoned", items, now)
+
+    @api.model
+    def _sms_flow_enter_date_anniversary(self, flows, now):
+        """Contacts whose date field (a birthday, a membership date...) falls, day and month, on the flow's entry
+        delay from today (UTC), once a year (the key is the year). Flows without a date field do nothing."""
+        enrollments = self.browse()
+        for flow in flows.filtered("date_field_id"):
+            field = flow.date_field_id
+            if field.model != "res.partner" or not field.store or field.ttype not in ("date", "datetime"):
+                continue
+            day = (now + timedelta(seconds=flow._sms_flow_entry_delay_seconds())).date()
+            column = SQL.identifier(field.name)
+            rows = self.env.execute_query(SQL(
+                """SELECT id FROM res_partner
+                    WHERE active AND %s IS NOT NULL
+                      AND extract(month FROM %s) = %s AND extract(day FROM %s) = %s""",
+                column, column, day.month, column, day.day))  # noqa: the column is a stored field's name
+            partners = self.env["res.partner"].sudo().browse([row[0] for row in rows])
+            enrollments |= self._sms_flow_enroll("date_anniversary", [
+                (partner, None, None, f"{field.name}:{day.year}") for partner in partners], now, flows=flow)
+        return enrollments

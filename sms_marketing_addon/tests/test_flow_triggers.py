@@ -3,8 +3,8 @@ from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from odoo.addons.mail.tests.common import MockEmail
-from odoo.exceptions import ValidationError
-from odoo.tests import TransactionCase, tagged
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from .common import load_french
 from .test_flows import FlowCommon
@@ -62,7 +62,7 @@ class TestFlowTriggers(TriggerCommon, TransactionCase, MockEmail):
         Trigger = self.env["sms.flow.trigger"]
         codes = Trigger.search([]).mapped("code")
         self.assertEqual(codes, ["cart_abandoned", "consent_confirmed", "order_confirmed", "browse_abandoned",
-                                 "win_back"])
+                                 "win_back", "date_anniversary"])
         selection = dict(self.env["sms.flow"]._fields["trigger"]._description_selection(self.env))
         self.assertEqual(selection["order_confirmed"], "Order confirmed (post-purchase)")
         post = Trigger._by_code("order_confirmed")
@@ -99,8 +99,7 @@ class TestFlowTriggers(TriggerCommon, TransactionCase, MockEmail):
         self.assertEqual(enrollment.date_next_step, datetime(2026, 12, 1, 17, 0))
         self.cron()
         self.assertEqual(len(self.sms_of(partner)), 1, "each step once")
-        order.action_confirm  # noqa: B018 (a second confirmation of the same order does not enter again)
-        self.Enrollment._sms_flow_enroll("order_confirmed", [(partner, order, None)])
+        self.Enrollment._sms_flow_enroll("order_confirmed", [(partner, order, None)])  # the same order again
         self.assertEqual(len(self.enrollment_of(flow, partner)), 1, "once per order")
 
     def test_post_purchase_exit_cancelled_order_stops_a_queued_sms(self):
@@ -237,6 +236,37 @@ class TestFlowTriggers(TriggerCommon, TransactionCase, MockEmail):
         self.assertEqual(mail.state, "cancel")
         self.assertFalse(self._mails, "nothing went to the mail server")
         self.assertEqual((message.state, message.exit_reason), ("canceled", "cart_started"))
+
+    # ------------------------------------------------------------------ a date of the contact
+    def test_date_field_of_the_contact_once_a_year(self):
+        flow = self.env["sms.flow"].create({
+            "name": "Birthday", "trigger": "date_anniversary",
+            # Odoo's contacts have no birthday field (a database may add one); the consent date is a date of the
+            # contact too: an SMS on the anniversary of the subscription.
+            "date_field_id": self.env["ir.model.fields"]._get("res.partner", "sms_consent_date").id,
+            "step_ids": [(0, 0, {"delay": 9, "delay_unit": "hours", "at_time_of_day": False,
+                                 "template_id": self.env.ref("sms_marketing_addon.sms_template_welcome").id})],
+        })
+        today = self.partner()
+        other = self.partner(mobile="06 12 34 56 76")
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE res_partner SET sms_consent_date = %s WHERE id = %s", ("2025-11-24 08:00", today.id))
+        self.env.cr.execute("UPDATE res_partner SET sms_consent_date = %s WHERE id = %s", ("2024-11-25 19:00", other.id))
+        self.env.invalidate_all()
+        self.cron()
+        enrollment = self.enrollment_of(flow, today)
+        self.assertEqual((enrollment.res_key, enrollment.date_next_step), ("sms_consent_date:2026", self.now + timedelta(hours=9)))
+        self.assertFalse(self.enrollment_of(flow, other))
+        self.now += timedelta(hours=9)
+        self.cron()
+        self.assertIn("Welcome!", self.sms_of(today).body)
+        self.now += timedelta(hours=1)
+        self.cron()
+        self.assertEqual(len(self.enrollment_of(flow, today)), 1, "once a year")
+        self.assertEqual(len(self.sms_of(today)), 1)
+        self.now += timedelta(days=1)
+        self.cron()
+        self.assertTrue(self.enrollment_of(flow, other))
 
     # ------------------------------------------------------------------ steps
     def test_condition_step_and_time_of_day(self):
@@ -382,3 +412,49 @@ class TestFlowTriggersFrench(TriggerCommon, TransactionCase):
                       self.sms_of(partner).body)
         mail_template = self.env.ref("sms_marketing_addon.mail_template_win_back").with_context(lang="fr_FR")
         self.assertEqual(mail_template.subject, "Vous nous manquez")
+
+
+@tagged("post_install", "-at_install")
+class TestFlowTriggerAccess(TransactionCase):
+    """Triggers and per-branch statistics, tried as each kind of user."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.users = {
+            "portal": new_test_user(cls.env, login="flow_portal", groups="base.group_portal"),
+            "internal": new_test_user(cls.env, login="flow_internal", groups="base.group_user"),
+            "service": new_test_user(cls.env, login="flow_service", groups=(
+                "base.group_user,sms_marketing_addon.group_sms_marketing_service")),
+            "sms_user": new_test_user(cls.env, login="flow_sms_user", groups=(
+                "base.group_user,sms_marketing_addon.group_sms_marketing_user")),
+            "manager": new_test_user(cls.env, login="flow_manager", groups=(
+                "base.group_user,sms_marketing_addon.group_sms_marketing_manager")),
+        }
+        cls.trigger = cls.env.ref("sms_marketing_addon.sms_flow_trigger_win_back")
+        cls.flow = cls.env.ref("sms_marketing_addon.sms_flow_win_back")
+
+    def test_who_reads_and_edits_triggers_and_branch_figures(self):
+        for kind in ("portal", "internal"):
+            env = self.env(user=self.users[kind])
+            with self.subTest(kind), self.assertRaises(AccessError):
+                env["sms.flow.trigger"].search_read([], ["name", "exit_checks"])
+            with self.subTest(kind), self.assertRaises(AccessError):
+                env["sms.flow.branch.report"].search_read([], ["converted"])
+            with self.subTest(kind), self.assertRaises(AccessError):
+                self.flow.with_env(env).write({"partner_domain": "[]"})
+        for kind in ("sms_user", "service"):  # the service's group implies the SMS user's: it reads, no more
+            user_env = self.env(user=self.users[kind])
+            self.assertEqual(self.trigger.with_env(user_env).name, "Win-back (no order since)")
+            user_env["sms.flow.branch.report"].search_read([], ["converted"])
+            with self.subTest(kind), self.assertRaises(AccessError):
+                self.trigger.with_env(user_env).exit_checks = "opted_out"
+            with self.subTest(kind), self.assertRaises(AccessError):
+                self.flow.with_env(user_env).write({"partner_domain": "[]"})
+        manager_env = self.env(user=self.users["manager"])
+        self.trigger.with_env(manager_env).exit_checks = "ordered,opted_out"
+        self.flow.with_env(manager_env).write({"entry_delay": 90, "partner_domain": "[('email', '!=', False)]"})
+        with self.assertRaises(AccessError):
+            manager_env["sms.flow.trigger"].create({"code": "x", "name": "X", "model": "res.partner"})
+        with self.assertRaises(AccessError):
+            self.trigger.with_env(manager_env).unlink()
