@@ -352,7 +352,7 @@ class SmsFlow(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_addon.sms_flow_branch_report_action")
         action["domain"] = [("flow_id", "=", self.id)]
-        action["context"] = {"search_default_group_branch": 1}
+        action["context"] = {}  # the pivot's columns are the branches
         return action
 
     def action_view_report(self):
