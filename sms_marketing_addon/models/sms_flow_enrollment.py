@@ -643,7 +643,7 @@ class SmsFlowEnrollment(models.Model):
                 """SELECT id FROM res_partner
                     WHERE active AND %s IS NOT NULL
                       AND extract(month FROM %s) = %s AND extract(day FROM %s) = %s""",
-                column, column, day.month, column, day.day))  # noqa: the column is a stored field's name
+                column, column, day.month, column, day.day))  # the column: a stored date field of res.partner
             partners = self.env["res.partner"].sudo().browse([row[0] for row in rows])
             enrollments |= self._sms_flow_enroll("date_anniversary", [
                 (partner, None, None, f"{field.name}:{day.year}") for partner in partners], now, flows=flow)
