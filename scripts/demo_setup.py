@@ -66,6 +66,12 @@ def main(url: str, db: str, sim_url: str, public_url: str | None = None) -> int:
     print("compliance: 'Demo, any hour' policies first (sending hours 00:00-24:00, every day; "
           "archive them to see quiet hours at work)")
 
+    # Lifecycle flows (post-purchase, browse abandonment): Odoo's scheduled action every minute instead of 5.
+    call("ir.cron", "write", [ref("ir_cron_sms_flow_welcome")], {"interval_number": 1, "interval_type": "minutes"})
+    [quotation] = call("sale.order", "read", [ref("demo_quotation_sam")], ["name"])
+    print(f"lifecycle flows: confirm {quotation['name']} (Sam Taylor) for a post-purchase SMS 1 minute later; "
+          "log in to the shop as lea / lea and view a product for a browse-abandonment SMS 1-2 minutes later")
+
     [step] = call("sms.flow.step", "search_read", [("flow_id", "=", ref("demo_sms_flow_cart_minutes"))],
                   ["delay_seconds"], order="delay_seconds", limit=1)
     for name in ("demo_cart_fr", "demo_cart_us"):

@@ -15,6 +15,7 @@
         "security/sms_flow_security.xml",
         "data/ir_cron_data.xml",
         "data/sms_marketing_data.xml",
+        "data/sms_flow_trigger_data.xml",
         "data/sms_flow_data.xml",
         "wizard/sms_consent_wizard_views.xml",
         "views/res_partner_views.xml",

@@ -18,11 +18,14 @@ from . import res_company_sms_template
 from . import sms_segment_mixin
 from . import sms_template
 from . import mailing_mailing_segments
+from . import sms_flow_trigger
 from . import sms_flow
 from . import sms_flow_step
 from . import sms_flow_enrollment
 from . import sms_flow_message
 from . import sms_flow_report
+from . import sms_flow_branch_report
+from . import mail_mail
 from . import sale_order
 from . import res_partner_sms_flow
 from . import res_partner_sms_lang

@@ -21,6 +21,11 @@ class SaleOrder(models.Model):
         string="Cart recovery link", compute="_compute_sms_flow_cart_url",
         help="In SMS templates: the short tracked link to this cart (the plain recovery link in previews).",
     )
+    sms_flow_link = fields.Char(
+        string="Flow link", compute="_compute_sms_flow_link",
+        help="In SMS templates of post-purchase flows: the short tracked link of the message (the shop in "
+        "previews).",
+    )
     sms_flow_coupon_code = fields.Char(
         string="Flow discount code", compute="_compute_sms_flow_coupon_code",
         help="In SMS templates: the single-use discount code of the flow step being sent.",
@@ -76,6 +81,12 @@ class SaleOrder(models.Model):
             order.sms_flow_cart_url = link or (f"{base}?access_token={order.access_token}" if order.access_token
                                                else base)
 
+    @api.depends_context("sms_flow_link")
+    def _compute_sms_flow_link(self):
+        link = self.env.context.get("sms_flow_link")
+        for order in self:
+            order.sms_flow_link = link or f"{order.get_base_url()}/shop"
+
     @api.depends_context("sms_flow_coupon_code")
     def _compute_sms_flow_coupon_code(self):
         self.sms_flow_coupon_code = self.env.context.get("sms_flow_coupon_code") or False
@@ -119,7 +130,10 @@ class SaleOrder(models.Model):
 
     def _action_cancel(self):
         res = super()._action_cancel()
-        self.env["sms.flow.enrollment"].sudo()._sms_flow_exit_orders(self, "cancelled")
+        Enrollment = self.env["sms.flow.enrollment"].sudo()
+        Enrollment._sms_flow_exit_orders(self, "cancelled")
+        Enrollment.search([("res_model", "=", "sale.order"), ("res_id", "in", self.ids),
+                           ("state", "in", ("running", "done"))])._sms_flow_exit("cancelled")
         return res
 
     def _sms_flow_on_confirm(self):
@@ -131,6 +145,37 @@ class SaleOrder(models.Model):
             return
         for order in self:
             order._sms_flow_attribute(now, flows)
+        self._sms_flow_convert(now)
+        # Contact flows whose trigger stops on an order (browse abandonment, win-back) end now.
+        running = Enrollment.search([
+            ("partner_id", "child_of", self.partner_id.commercial_partner_id.ids), ("order_id", "=", False),
+            ("state", "in", ("running", "done")), ("date_start", "<=", now),
+        ])
+        for enrollment in running:
+            reason = enrollment._sms_flow_trigger_exit_reason()
+            if reason:
+                enrollment._sms_flow_exit(reason, now)
+        Enrollment._sms_flow_enroll("order_confirmed", [(order.partner_id, order, None) for order in self], now)
+
+    def _sms_flow_convert(self, now):
+        """These confirmed orders convert the contact flows their contact entered within the flow's conversion
+        window (every branch, holdout included; not the flow that this order started)."""
+        Enrollment = self.env["sms.flow.enrollment"].sudo()
+        for order in self:
+            candidates = Enrollment.search([
+                ("partner_id", "child_of", order.partner_id.commercial_partner_id.id), ("order_id", "=", False),
+                ("converted", "=", False), ("state", "!=", "blocked"), ("date_start", "<=", now),
+            ])
+            for enrollment in candidates:
+                if enrollment.res_model == "sale.order" and enrollment.res_id == order.id:
+                    continue
+                if enrollment.date_start < now - timedelta(days=enrollment.flow_id.conversion_days):
+                    continue
+                enrollment.write({"converted": True, "converted_order_id": order.id, "converted_date": now,
+                                  "converted_amount": order.currency_id._convert(
+                                      order.amount_total, enrollment.currency_id or order.currency_id,
+                                      order.company_id, now.date()) if enrollment.currency_id else
+                                  order.amount_total})
 
     def _sms_flow_attribute(self, now, flows):
         """Count this confirmed order as recovered by the flow message clicked (within the flow's click window)

@@ -4,11 +4,17 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from ..tools import flow_math
+
+# Before the trigger records exist (first install): the two triggers of the first versions.
 FLOW_TRIGGERS = [
     ("cart_abandoned", "Abandoned website cart"),
     ("consent_confirmed", "SMS consent confirmed (welcome)"),
 ]
 TRIGGER_MODELS = {"cart_abandoned": "sale.order", "consent_confirmed": "res.partner"}
+ENTRY_DELAY_UNITS = [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")]
+ENTRY_UNIT_SECONDS = {"minutes": 60, "hours": 3600, "days": 86400}
+BRANCHES = [("a", "A"), ("b", "B"), ("holdout", "Holdout")]
 # Default abandoned-cart steps: hours after the cart's last activity.
 DEFAULT_CART_DELAYS_HOURS = (1, 24, 72)
 # US carrier (CTIA) guidance for abandoned carts: one message, within 48 hours.
@@ -51,6 +57,52 @@ FRENCH_TEXTS = {
                          "Panier abandonné (recommandations des opérateurs US)"),
     "sms_flow_cart_default": ("name", "Abandoned cart", "Panier abandonné"),
     "sms_flow_welcome": ("name", "Welcome", "Bienvenue"),
+    "sms_template_post_purchase_thanks": (
+        "body",
+        "Thank you for your order {{ object.name }}! Discover what goes with it: {{ object.sms_flow_link }}",
+        "Merci pour votre commande {{ object.name }} ! Découvrez ce qui va avec : {{ object.sms_flow_link }}",
+    ),
+    "sms_template_post_purchase_review": (
+        "body",
+        "How do you like your order {{ object.name }}? Tell us: {{ object.sms_flow_link }}",
+        "Votre commande {{ object.name }} vous plaît-elle ? Donnez-nous votre avis : {{ object.sms_flow_link }}",
+    ),
+    "sms_template_browse": (
+        "body",
+        "Still thinking about it? The product you viewed is waiting for you: {{ object.sms_flow_link }}",
+        "Toujours intéressé ? Le produit que vous avez consulté vous attend : {{ object.sms_flow_link }}",
+    ),
+    "sms_template_win_back": (
+        "body",
+        "We miss you! Come and see what is new: {{ object.sms_flow_link }}",
+        "Vous nous manquez ! Venez découvrir nos nouveautés : {{ object.sms_flow_link }}",
+    ),
+    "mail_template_win_back": ("subject", "We miss you", "Vous nous manquez"),
+    "sms_flow_post_purchase": ("name", "Post-purchase: thank you and review", "Après l'achat : merci et avis"),
+    "sms_flow_browse": ("name", "Browse abandonment", "Produits consultés sans achat"),
+    "sms_flow_win_back": ("name", "Win-back", "Reconquête"),
+    # Triggers (also in i18n/fr.po; here so that they are French before the .pot lists them)
+    "sms_flow_trigger_cart": ("name", "Abandoned website cart", "Panier abandonné sur le site web"),
+    "sms_flow_trigger_welcome": ("name", "SMS consent confirmed (welcome)", "Consentement SMS confirmé (bienvenue)"),
+    "sms_flow_trigger_order_confirmed": [
+        ("name", "Order confirmed (post-purchase)", "Commande confirmée (après l'achat)"),
+        ("entry", "A sales order is confirmed (once per order).",
+         "Une commande client est confirmée (une fois par commande)."),
+    ],
+    "sms_flow_trigger_browse": [
+        ("name", "Browse abandonment", "Produits consultés sans achat"),
+        ("entry", "An identified website visitor viewed products and started no cart nor order for the flow's entry "
+         "delay after the last view.",
+         "Un visiteur identifié du site web a consulté des produits sans commencer de panier ni commander pendant "
+         "le délai d'entrée du scénario après la dernière consultation."),
+    ],
+    "sms_flow_trigger_date": ("name", "Date of the contact (e.g. birthday)", "Date du contact (par ex. anniversaire)"),
+    "sms_flow_trigger_win_back": [
+        ("name", "Win-back (no order since)", "Reconquête (aucune commande depuis)"),
+        ("entry", "A customer's last confirmed order is older than the flow's entry delay (once per last order).",
+         "La dernière commande confirmée d'un client est plus ancienne que le délai d'entrée du scénario (une fois "
+         "par dernière commande)."),
+    ],
 }
 STAT_FIELDS = ("carts_entered", "carts_blocked", "sent", "delivered", "clicked", "recovered", "revenue",
                "opted_out")
@@ -79,7 +131,37 @@ class SmsFlow(models.Model):
     name = fields.Char(required=True, translate=True)
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10, help="A cart or contact enters the first matching flow, by sequence.")
-    trigger = fields.Selection(FLOW_TRIGGERS, required=True, default="cart_abandoned")
+    trigger = fields.Selection("_selection_trigger", required=True, default="cart_abandoned")
+    trigger_id = fields.Many2one("sms.flow.trigger", string="Trigger record", compute="_compute_trigger_id")
+    trigger_entry = fields.Text(string="Enters when", compute="_compute_trigger_id")
+    entry_delay = fields.Integer(
+        string="Entry delay", default=0,
+        help="Browse abandonment: time without a cart after the last product view. Win-back: time since the "
+        "last confirmed order. Post-purchase: unused (the steps' delays count from the confirmation).",
+    )
+    entry_delay_unit = fields.Selection(ENTRY_DELAY_UNITS, default="days", required=True)
+    reentry_days = fields.Integer(
+        string="Re-entry after (days)", default=30,
+        help="A contact enters this flow again only this many days after its last entry (0: every time the "
+        "trigger fires; the welcome flow is once per contact).",
+    )
+    partner_domain = fields.Char(
+        string="Contacts", default="[]",
+        help="Only contacts matching this filter enter the flow.",
+    )
+    conversion_days = fields.Integer(
+        string="Conversion window (days)", default=5,
+        help="A confirmed order of the contact within this many days after entering counts as a conversion of "
+        "its branch, holdout included (the order that started a post-purchase flow does not count).",
+    )
+    date_field_id = fields.Many2one(
+        "ir.model.fields", string="Contact date", ondelete="set null",
+        domain="[('model', '=', 'res.partner'), ('ttype', 'in', ('date', 'datetime')), ('store', '=', True)]",
+        help="Date trigger: the contact's date field (e.g. a birthday) whose day and month start the flow, the "
+        "entry delay before it (0: on the day).",
+    )
+    has_holdout = fields.Boolean(compute="_compute_lift")
+    lift_summary = fields.Text(string="Lift over the holdout", compute="_compute_lift")
     model = fields.Char(string="Template model", compute="_compute_model")
     company_id = fields.Many2one("res.company", string="Company", default=lambda self: self.env.company, index=True)
     currency_id = fields.Many2one(related="company_id.currency_id", string="Currency")
@@ -126,10 +208,75 @@ class SmsFlow(models.Model):
          "Attribution windows cannot be negative."),
     ]
 
+    @api.model
+    def _selection_trigger(self):
+        try:
+            triggers = self.env["sms.flow.trigger"].sudo().search([])
+        except KeyError:
+            triggers = ()
+        return [(t.code, t.name) for t in triggers] or FLOW_TRIGGERS
+
+    @api.depends("trigger")
+    def _compute_trigger_id(self):
+        triggers = {t.code: t for t in self.env["sms.flow.trigger"].sudo().search([])}
+        for flow in self:
+            flow.trigger_id = triggers.get(flow.trigger, False)
+            flow.trigger_entry = flow.trigger_id.entry
+
     @api.depends("trigger")
     def _compute_model(self):
         for flow in self:
-            flow.model = TRIGGER_MODELS.get(flow.trigger)
+            flow.model = flow.trigger_id.model or TRIGGER_MODELS.get(flow.trigger)
+
+    def _sms_flow_entry_delay_seconds(self):
+        self.ensure_one()
+        return (self.entry_delay or 0) * ENTRY_UNIT_SECONDS.get(self.entry_delay_unit, 86400)
+
+    def _sms_flow_branch_figures(self):
+        """{branch or '': {entered, sent, clicked, converted, revenue, revenue_sq, opted_out}} of this flow."""
+        self.ensure_one()
+        return self.env["sms.flow.branch.report"]._sms_flow_branch_figures(self.id)
+
+    def _sms_flow_lifts(self, confidence=0.95):
+        """[(label, conversion Lift, revenue Lift)] of each branch (and of all the treated) over the holdout."""
+        self.ensure_one()
+        figures = self._sms_flow_branch_figures()
+        holdout = figures.get("holdout")
+        if not holdout or not holdout["entered"]:
+            return []
+        treated = {key: value for key, value in figures.items() if key != "holdout"}
+        groups = [(_("Branch %s", key.upper()) if key else _("No branch"), value)
+                  for key, value in sorted(treated.items())]
+        if len(treated) > 1:
+            total = {name: sum(v[name] for v in treated.values()) for name in holdout}
+            groups.append((_("All sent"), total))
+        return [(label, flow_math.conversion_lift(v["entered"], v["converted"], holdout["entered"],
+                                                  holdout["converted"], confidence),
+                 flow_math.revenue_lift(v["entered"], v["revenue"], v["revenue_sq"], holdout["entered"],
+                                        holdout["revenue"], holdout["revenue_sq"], confidence))
+                for label, v in groups]
+
+    def _compute_lift(self):
+        for flow in self:
+            lifts = flow._sms_flow_lifts() if flow.id else []
+            flow.has_holdout = bool(lifts)
+            lines = []
+            for label, conv, revenue in lifts:
+                if not conv:
+                    continue
+                line = _(
+                    "%(label)s: conversion %(treated).1f %% against %(holdout).1f %% in the holdout, "
+                    "lift %(diff)+.1f points (95 %% confidence: %(low)+.1f to %(high)+.1f)",
+                    label=label, treated=conv.treated * 100, holdout=conv.holdout * 100,
+                    diff=conv.difference * 100, low=conv.low * 100, high=conv.high * 100,
+                )
+                if revenue:
+                    line += _("; revenue per contact %(treated).2f against %(holdout).2f "
+                              "(difference %(diff)+.2f, 95 %% confidence: %(low)+.2f to %(high)+.2f)",
+                              treated=revenue.treated, holdout=revenue.holdout, diff=revenue.difference,
+                              low=revenue.low, high=revenue.high)
+                lines.append(line)
+            flow.lift_summary = "\n".join(lines) or False
 
     @api.depends("step_ids")
     def _compute_step_count(self):
@@ -156,7 +303,7 @@ class SmsFlow(models.Model):
     @api.constrains("trigger", "step_ids")
     def _check_step_templates(self):
         for flow in self:
-            wrong = flow.step_ids.filtered(lambda step: step.template_id.model != flow.model)
+            wrong = flow.step_ids.filtered(lambda step: step.template_id and step.template_id.model != flow.model)
             if wrong:
                 raise ValidationError(_(
                     "The SMS templates of flow %(flow)s must be on %(model)s.", flow=flow.name, model=flow.model,
@@ -200,6 +347,13 @@ class SmsFlow(models.Model):
             "type": "ir.actions.act_window", "name": _("Enrollments"), "res_model": "sms.flow.enrollment",
             "view_mode": "list,form", "domain": [("flow_id", "=", self.id)], "context": {"create": False},
         }
+
+    def action_view_branch_report(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sms_marketing_addon.sms_flow_branch_report_action")
+        action["domain"] = [("flow_id", "=", self.id)]
+        action["context"] = {}  # the pivot's columns are the branches
+        return action
 
     def action_view_report(self):
         self.ensure_one()
@@ -268,7 +422,9 @@ class SmsFlow(models.Model):
         """French texts of the default templates and flows, for the active French languages."""
         langs = [code for code in (langs or [code for code, _name in self.env["res.lang"].get_installed()])
                  if code.startswith("fr_")]
-        for xmlid, (fname, english, french) in FRENCH_TEXTS.items():
+        for xmlid, fname, english, french in (
+                (xmlid, *text) for xmlid, texts in FRENCH_TEXTS.items()
+                for text in (texts if isinstance(texts, list) else [texts])):
             record = self.env.ref(f"sms_marketing_addon.{xmlid}", raise_if_not_found=False)
             if not record:
                 continue
@@ -281,8 +437,19 @@ class SmsFlow(models.Model):
 
     @api.model
     def _cron_sms_flow_welcome(self, limit=500):
-        """Queue the due steps of welcome flows (contacts who opted in)."""
+        """Lifecycle flows (every trigger but abandoned carts): contacts of the scheduled triggers enter (win-back,
+        browse abandonment), then the due steps of running enrollments are taken (SMS queued, e-mails queued,
+        conditions and splits decided). Idle, this is one indexed query per scheduled trigger with an active
+        flow, and one for the due steps."""
         now = self.env.cr.now()
         Enrollment = self.env["sms.flow.enrollment"].sudo()
+        Enrollment._sms_flow_enter_scheduled(now)
         return Enrollment._sms_flow_due_contacts(now, limit=limit)._sms_flow_run_due(now=now)
+
+    @api.model
+    def _sms_flow_wake_cron(self, at=None):
+        """Run the flows' scheduled action at `at` (a step falls due then) instead of its next interval."""
+        cron = self.env.ref("sms_marketing_addon.ir_cron_sms_flow_welcome", raise_if_not_found=False)
+        if cron and cron.active:
+            cron.sudo()._trigger(at=at)
 

@@ -1,12 +1,15 @@
 import logging
+from collections import defaultdict
 from datetime import timedelta
 
 from psycopg2 import IntegrityError
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL, mute_logger
+from odoo.tools.safe_eval import safe_eval
 
-from .sms_flow import number_region
+from ..tools import flow_math, recipient_zones
+from .sms_flow import BRANCHES, number_region
 
 _logger = logging.getLogger(__name__)
 
@@ -29,6 +32,10 @@ EXIT_REASONS = [
     ("invalid_number", "Invalid number, or not a mobile"),
     ("no_flow", "No active flow for this cart"),
     ("flow_inactive", "Flow archived"),
+    ("ordered", "Contact ordered since entering"),
+    ("cart_started", "Contact started a cart since entering"),
+    ("condition", "Condition of a step not met"),
+    ("holdout", "Holdout: receives nothing"),
 ]
 # The contact cannot receive marketing SMS: the cart gets none, and the order says why.
 CONTACT_REASONS = {"opted_out", "no_consent", "no_number", "invalid_number"}
@@ -72,6 +79,16 @@ class SmsFlowEnrollment(models.Model):
     recovered_message_id = fields.Many2one("sms.flow.message", string="Attributed to", readonly=True,
                                            ondelete="set null")
     recovered_via = fields.Selection([("click", "Click"), ("delivery", "Delivery")], readonly=True)
+    branch = fields.Selection(BRANCHES, readonly=True, index=True,
+                              help="Branch of the flow's A/B split this contact fell in.")
+    res_model = fields.Char(string="Record model", readonly=True)
+    res_id = fields.Many2oneReference(string="Record", model_field="res_model", readonly=True)
+    res_key = fields.Char(readonly=True, help="The record that started this enrollment: 'model,id'.")
+    link_url = fields.Char(string="Link", readonly=True, help="Where the flow's tracked links lead.")
+    converted = fields.Boolean(readonly=True, index=True)
+    converted_order_id = fields.Many2one("sale.order", string="Converted with", readonly=True, ondelete="set null")
+    converted_amount = fields.Monetary(string="Conversion revenue", readonly=True, currency_field="currency_id")
+    converted_date = fields.Datetime(readonly=True)
     optout_message_id = fields.Many2one(
         "sms.flow.message", string="Opted out after", readonly=True, ondelete="set null",
         help="The last message of this enrollment before the contact opted out.",
@@ -87,9 +104,17 @@ class SmsFlowEnrollment(models.Model):
             """CREATE UNIQUE INDEX IF NOT EXISTS sms_flow_enrollment_one_running_per_cart
                    ON sms_flow_enrollment (order_id) WHERE state = 'running' AND order_id IS NOT NULL"""
         ))
+        # Browse abandonment reads product views by time (website_sale indexes them by product only).
         self.env.cr.execute(SQL(
-            """CREATE UNIQUE INDEX IF NOT EXISTS sms_flow_enrollment_contact_once
-                   ON sms_flow_enrollment (flow_id, partner_id) WHERE order_id IS NULL"""
+            """CREATE INDEX IF NOT EXISTS sms_flow_website_track_product_views
+                   ON website_track (visit_datetime) WHERE product_id IS NOT NULL"""
+        ))
+        # A contact enters a contact flow once per record that started it (welcome: once per contact).
+        self.env.cr.execute(SQL("DROP INDEX IF EXISTS sms_flow_enrollment_contact_once"))
+        self.env.cr.execute(SQL(
+            """CREATE UNIQUE INDEX IF NOT EXISTS sms_flow_enrollment_contact_record_once
+                   ON sms_flow_enrollment (flow_id, partner_id, COALESCE(res_key, ''))
+                WHERE order_id IS NULL"""
         ))
 
     @api.depends("flow_id", "order_id", "partner_id")
@@ -164,6 +189,9 @@ class SmsFlowEnrollment(models.Model):
         sms = self.env["sms.sms"].sudo().search(
             [("uuid", "in", [m.sms_uuid for m in messages if m.sms_uuid]), ("state", "=", "outgoing")])
         sms._sms_flow_cancel(reason, now)
+        mails = messages.mail_id.sudo().filtered(lambda m: m.state in ("outgoing", "exception"))
+        if mails:
+            mails.write({"state": "cancel", "failure_reason": reason})
         # Messages whose SMS is gone (or never created) are cancelled as well.
         messages.filtered(lambda m: m.state in ("draft", "queued")).write(
             {"state": "canceled", "failure_type": "sms_flow_exit", "exit_reason": reason})
@@ -294,9 +322,10 @@ class SmsFlowEnrollment(models.Model):
         grace = timedelta(seconds=min(gap / 2, SUPERSEDE_GRACE_MAX))
         return now >= activity + timedelta(seconds=later.delay_seconds) + grace
 
-    def _sms_flow_send(self, step, now, activity=None):
+    def _sms_flow_send(self, step, now, activity=None, channel="sms"):
         """Create the step's message (the unique (enrollment, step) row first: a concurrent duplicate fails
-        here, before anything else is done), then its SMS. Returns the message, or None on a duplicate."""
+        here, before anything else is done), then its SMS (or its e-mail, `channel` "email"). Returns the
+        message, or None on a duplicate."""
         self.ensure_one()
         partner = self.partner_id
         Message = self.env["sms.flow.message"].sudo()
@@ -304,7 +333,7 @@ class SmsFlowEnrollment(models.Model):
             with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
                 message = Message.create({
                     "enrollment_id": self.id, "step_id": step.id, "partner_id": partner.id,
-                    "number": partner.sms_number, "state": "draft",
+                    "number": partner.sms_number, "state": "draft", "channel": channel,
                 })
         except IntegrityError:
             return None
@@ -317,71 +346,305 @@ class SmsFlowEnrollment(models.Model):
         self.ensure_one()
         self.invalidate_recordset(["message_ids"])
         done = self.message_ids.step_id
-        remaining = self.flow_id._sms_flow_steps().filtered(
-            lambda s: s not in done and s.delay_seconds >= step.delay_seconds)
+        steps = list(self.flow_id._sms_flow_steps())
+        after = steps[steps.index(step) + 1:] if step in steps else [
+            s for s in steps if s.delay_seconds >= step.delay_seconds]
+        remaining = [s for s in after if s not in done and (not s.branch or s.branch == self.branch)]
         values = {"last_activity": activity or self.last_activity}
         if not remaining:
             values.update(state="done", exit_reason="completed", date_exit=now, next_step_id=False,
                           date_next_step=False)
         elif not self.order_id:
-            values.update(next_step_id=remaining[0].id,
-                          date_next_step=self.date_start + timedelta(seconds=remaining[0].delay_seconds))
+            values.update(next_step_id=remaining[0].id, date_next_step=self._sms_flow_due_at(remaining[0]))
         self.write(values)
 
-    # ------------------------------------------------------------------ welcome flows
+    # ------------------------------------------------------------------ contact flows (every trigger but carts)
+    def _sms_flow_due_at(self, step):
+        """When `step` falls due: its delay after the entry, then (if asked) the next time of day in the
+        recipient's zone."""
+        self.ensure_one()
+        due = self.date_start + timedelta(seconds=step.delay_seconds)
+        if step.at_time_of_day:
+            partner = self.partner_id.sudo()
+            company = self.company_id or self.env.company
+            resolution = recipient_zones.resolve(
+                partner.sms_number or None, partner.tz or None, partner.country_id.code or None,
+                partner.state_id.code or None, company.partner_id.tz or self.env.user.tz or None)
+            due = flow_math.next_local_time(due, step.time_of_day, resolution.zones[0])
+        return due
+
+    def _sms_flow_record(self):
+        """The record the flow's templates render: the cart, the record that started the flow (when the templates
+        are on its model), else the contact."""
+        self.ensure_one()
+        if self.order_id:
+            return self.order_id
+        if self.res_model and self.res_id and self.res_model == self.flow_id.model:
+            record = self.env[self.res_model].sudo().browse(self.res_id).exists()
+            if record:
+                return record
+        return self.partner_id
+
+    @api.model
+    def _sms_flow_accepts_email(self, partner):
+        partner = partner.sudo()
+        return bool(partner.email_normalized) and not partner.is_blacklisted
+
     @api.model
     def _sms_flow_enroll_contacts(self, partners, now=None):
         """Contacts who just opted in enter the first matching welcome flow; steps due now are queued."""
-        flows = self.env["sms.flow"].sudo().search([("trigger", "=", "consent_confirmed")])
-        if not flows or not partners:
+        return self._sms_flow_enroll("consent_confirmed", [(partner, None, None) for partner in partners], now)
+
+    @api.model
+    def _sms_flow_enroll(self, code, items, now=None, flows=None):
+        """Contacts enter the first matching active flow of trigger `code`: items are (contact, record that started
+        it or None, link or None). A contact enters a flow once per record (the welcome flow: once), and not
+        again within the flow's re-entry days. A contact who can receive neither the SMS nor an e-mail fallback
+        does not enter (the welcome flow's contacts just opted in). Steps due now are taken at once; later ones
+        wake the flows' scheduled action when due."""
+        flows = flows if flows is not None else self.env["sms.flow"].sudo().search([("trigger", "=", code)])
+        items = [item for item in items if item[0]]
+        if not flows or not items:
             return self.browse()
         now = now or self.env.cr.now()
-        existing = self.sudo().search([("partner_id", "in", partners.ids), ("order_id", "=", False),
-                                       ("flow_id", "in", flows.ids)])
-        seen = {(e.flow_id.id, e.partner_id.id) for e in existing}
+        Flow = self.env["sms.flow"]
+        trigger = self.env["sms.flow.trigger"]._by_code(code)
+        partners = self.env["res.partner"].sudo().browse({item[0].id for item in items})
+        previous = defaultdict(list)
+        for enrollment in self.sudo().search([("partner_id", "in", partners.ids), ("order_id", "=", False),
+                                              ("flow_id", "in", flows.ids)]):
+            previous[(enrollment.flow_id.id, enrollment.partner_id.id)].append(enrollment)
         enrollments = self.browse()
-        for partner in partners:
+        for partner, record, link, *key_given in items:
+            partner = partner.sudo()
+            record = record.sudo() if record else None
             region = number_region(partner.sms_number)
-            flow = next((f for f in flows if self.env["sms.flow"]._sms_flow_matches(
-                f, partner.company_id or self.env.company, None, region)), None)
-            if not flow or (flow.id, partner.id) in seen:
+            website = record.website_id if record is not None and "website_id" in record._fields else None
+            company = (record.company_id if record is not None and "company_id" in record._fields else None) \
+                or partner.company_id or self.env.company
+            if record is not None and trigger and not trigger._entry_filter(record):
+                continue
+            flow = next((f for f in flows if Flow._sms_flow_matches(f, company, website or None, region)
+                         and self._sms_flow_partner_matches(f, partner)), None)
+            if not flow:
+                continue
+            key = key_given[0] if key_given else (
+                f"{record._name},{record.id}" if record is not None and record._name != "res.partner" else False)
+            seen = previous[(flow.id, partner.id)]
+            if any((e.res_key or False) == key for e in seen):
+                continue
+            if key and flow.reentry_days and any(
+                    e.date_start > now - timedelta(days=flow.reentry_days) for e in seen):
+                continue
+            if self._sms_flow_contact_reason(partner) and not (
+                    flow.step_ids.filtered("email_template_id") and self._sms_flow_accepts_email(partner)):
                 continue
             first = flow._sms_flow_steps()[:1]
             enrollment, _conflict = self._sms_flow_create_safely({
                 "flow_id": flow.id, "partner_id": partner.id, "date_start": now,
-                "company_id": (flow.company_id or partner.company_id or self.env.company).id,
-                "next_step_id": first.id, "date_next_step": now + timedelta(seconds=first.delay_seconds),
+                "company_id": (flow.company_id or company).id,
+                "res_model": record._name if record is not None else False,
+                "res_id": record.id if record is not None else False, "res_key": key, "link_url": link or False,
             })
-            enrollments |= enrollment
+            if enrollment:
+                enrollment.write({"next_step_id": first.id, "date_next_step": enrollment._sms_flow_due_at(first)})
+                seen.append(enrollment)
+                enrollments |= enrollment
         if enrollments:
             enrollments._sms_flow_run_due(now=now)
+            later = [e.date_next_step for e in enrollments if e.state == "running" and e.date_next_step]
+            if later:
+                Flow._sms_flow_wake_cron(at=min(later))
         return enrollments
 
     @api.model
+    def _sms_flow_partner_matches(self, flow, partner):
+        domain = safe_eval(flow.partner_domain or "[]")
+        return not domain or bool(partner.filtered_domain(domain))
+
+    @api.model
     def _sms_flow_due_contacts(self, now, limit=500):
-        """Running welcome enrollments whose next step is due, most overdue first."""
+        """Running contact enrollments whose next step is due, most overdue first."""
         return self.sudo().search([("state", "=", "running"), ("order_id", "=", False),
                                    ("date_next_step", "<=", now)], order="date_next_step", limit=limit)
 
+    def _sms_flow_trigger_exit_reason(self):
+        """Why this contact enrollment must stop now by its trigger's exit conditions (ordered since entering,
+        started a cart, the order that started it cancelled), or False. The contact's SMS consent is checked
+        separately (an e-mail fallback may still go)."""
+        self.ensure_one()
+        if self.order_id:
+            return False
+        checks = self.flow_id.trigger_id._exit_list() if self.flow_id.trigger_id else []
+        Order = self.env["sale.order"].sudo()
+        commercial = self.partner_id.commercial_partner_id
+        excluded = [self.res_id] if self.res_model == "sale.order" else []
+        if "ordered" in checks and Order.search_count([
+                ("partner_id", "child_of", commercial.id), ("state", "=", "sale"),
+                ("date_order", ">=", self.date_start), ("id", "not in", excluded)], limit=1):
+            return "ordered"
+        if "cart_started" in checks and Order.search_count([
+                ("partner_id", "child_of", commercial.id), ("state", "=", "draft"), ("website_id", "!=", False),
+                ("create_date", ">=", self.date_start), ("order_line", "!=", False)], limit=1):
+            return "cart_started"
+        if "order_cancelled" in checks and self.res_model == "sale.order":
+            source = Order.browse(self.res_id).exists()
+            if not source or source.state == "cancel":
+                return "cancelled"
+        return False
+
+    def _sms_flow_condition_holds(self, step):
+        """Whether the condition of `step` holds for this enrollment (before `condition_negate`)."""
+        self.ensure_one()
+        partner = self.partner_id.sudo()
+        kind = step.condition_type
+        if kind == "ordered":
+            excluded = [self.res_id] if self.res_model == "sale.order" else []
+            holds = bool(self.env["sale.order"].sudo().search_count([
+                ("partner_id", "child_of", partner.commercial_partner_id.id), ("state", "=", "sale"),
+                ("date_order", ">=", self.date_start), ("id", "not in", excluded)], limit=1))
+        elif kind == "clicked":
+            holds = any(m.click_count for m in self.message_ids)
+        elif kind == "mailing_list":
+            contacts = step.condition_mailing_list_id.sudo().contact_ids
+            holds = bool(partner.email_normalized and partner.email_normalized in contacts.mapped(
+                "email_normalized")) or bool(partner.sms_number and partner.sms_number in contacts.mapped(
+                    "phone_sanitized"))
+        else:
+            domain = safe_eval(step.condition_domain or "[]")
+            holds = bool(partner.filtered_domain(domain)) if domain else True
+        return holds != bool(step.condition_negate)
+
     def _sms_flow_run_due(self, now=None):
-        """Queue the due steps of these running welcome enrollments; returns how many SMS were queued."""
+        """Take the due steps of these running contact enrollments: an SMS is queued (or, when the contact
+        cannot receive it and accepts e-mail, the step's e-mail), a condition keeps or stops the enrollment, a
+        split puts it in a branch (the holdout receives nothing more). The trigger's exits and the contact's
+        consent are checked before every step. Returns how many messages were queued."""
         now = now or self.env.cr.now()
         due = self.filtered(lambda e: e.state == "running" and e.date_next_step and e.date_next_step <= now)
         queued = 0
         for enrollment in due:
+            flow = enrollment.flow_id
             while enrollment.state == "running" and enrollment.next_step_id and enrollment.date_next_step <= now:
                 step = enrollment.next_step_id
-                if not enrollment.flow_id.active or not step.active:
+                if not flow.active or not step.active:
                     enrollment._sms_flow_exit("flow_inactive", now)
                     break
-                reason = self._sms_flow_contact_reason(enrollment.partner_id)
+                reason = enrollment._sms_flow_trigger_exit_reason()
                 if reason:
                     enrollment._sms_flow_exit(reason, now)
                     break
+                if step.step_type == "split":
+                    if not enrollment.branch:
+                        enrollment.branch = flow_math.split_bucket(
+                            f"{flow.id}/{enrollment.id}", step.split_holdout_percent, step.split_a_percent)
+                    if enrollment.branch == "holdout":
+                        enrollment.write({"state": "done", "exit_reason": "holdout", "date_exit": now,
+                                          "next_step_id": False, "date_next_step": False})
+                        break
+                    enrollment._sms_flow_advance(step, now)
+                    continue
+                if step.step_type == "condition":
+                    if not enrollment._sms_flow_condition_holds(step):
+                        enrollment._sms_flow_exit("condition", now)
+                        break
+                    enrollment._sms_flow_advance(step, now)
+                    continue
                 if step in enrollment.message_ids.step_id:
                     enrollment._sms_flow_advance(step, now)
                     continue
-                if not enrollment._sms_flow_send(step, now):
+                channel = "sms"
+                reason = self._sms_flow_contact_reason(enrollment.partner_id)
+                if reason:
+                    if not (step.email_template_id and self._sms_flow_accepts_email(enrollment.partner_id)):
+                        enrollment._sms_flow_exit(reason, now)
+                        break
+                    channel = "email"
+                if not enrollment._sms_flow_send(step, now, channel=channel):
                     break
                 queued += 1
         return queued
+
+    # ------------------------------------------------------------------ scheduled triggers
+    @api.model
+    def _sms_flow_enter_scheduled(self, now):
+        """Contacts of the scheduled triggers enter their flows: win-back (no confirmed order for the flow's entry
+        delay after the last one) and browse abandonment (viewed products, no cart since, for the entry delay).
+        Nothing is read for a trigger without an active flow."""
+        Flow = self.env["sms.flow"].sudo()
+        self.env.flush_all()  # the queries below are SQL
+        for code in ("win_back", "browse_abandoned", "date_anniversary"):
+            flows = Flow.search([("trigger", "=", code)])
+            if not flows:
+                continue
+            getattr(self, f"_sms_flow_enter_{code}")(flows, now)
+
+    @api.model
+    def _sms_flow_enter_win_back(self, flows, now):
+        """Contacts whose last confirmed order is older than a win-back flow's entry delay (and at most one day
+        more, so each last order is looked at on the day it qualifies; re-entry is keyed by that order)."""
+        delays = {flow._sms_flow_entry_delay_seconds() for flow in flows}
+        items = []
+        for delay in delays:
+            until = now - timedelta(seconds=delay)
+            rows = self.env.execute_query(SQL(
+                """SELECT DISTINCT ON (p.commercial_partner_id) o.id
+                     FROM sale_order o JOIN res_partner p ON p.id = o.partner_id
+                    WHERE o.state = 'sale' AND o.date_order > %s - interval '1 day'
+                      AND o.date_order <= %s
+                      AND NOT EXISTS (SELECT 1 FROM sale_order o2 JOIN res_partner p2 ON p2.id = o2.partner_id
+                                       WHERE p2.commercial_partner_id = p.commercial_partner_id
+                                         AND o2.state = 'sale' AND o2.date_order > o.date_order)
+                 ORDER BY p.commercial_partner_id, o.date_order DESC""", until, until))
+            for order in self.env["sale.order"].sudo().browse([row[0] for row in rows]):
+                items.append((order.partner_id, order, None))
+        return self._sms_flow_enroll("win_back", items, now)
+
+    @api.model
+    def _sms_flow_enter_browse_abandoned(self, flows, now):
+        """Identified visitors who viewed a product between the entry delay (plus one hour) and the entry delay
+        ago, have viewed none since, and have started no cart nor confirmed an order since the view; the flow's
+        link leads to the product they viewed last."""
+        if "product_id" not in self.env["website.track"]._fields:
+            return self.browse()
+        items = []
+        for delay in {flow._sms_flow_entry_delay_seconds() for flow in flows}:
+            until = now - timedelta(seconds=delay)
+            rows = self.env.execute_query(SQL(
+                """SELECT DISTINCT ON (v.partner_id) v.partner_id, t.id, t.product_id
+                     FROM website_track t JOIN website_visitor v ON v.id = t.visitor_id
+                    WHERE t.product_id IS NOT NULL AND v.partner_id IS NOT NULL
+                      AND t.visit_datetime > %s - interval '1 hour' AND t.visit_datetime <= %s
+                      AND NOT EXISTS (SELECT 1 FROM website_track t2 WHERE t2.visitor_id = t.visitor_id
+                                         AND t2.product_id IS NOT NULL AND t2.visit_datetime > t.visit_datetime)
+                      AND NOT EXISTS (SELECT 1 FROM sale_order o WHERE o.partner_id = v.partner_id
+                                         AND (o.write_date >= t.visit_datetime OR o.create_date >= t.visit_datetime)
+                                         AND (o.state = 'sale' OR (o.state = 'draft' AND o.website_id IS NOT NULL)))
+                 ORDER BY v.partner_id, t.visit_datetime DESC""", until, until))
+            Track, Product = self.env["website.track"].sudo(), self.env["product.product"].sudo()
+            for partner_id, track_id, product_id in rows:
+                product = Product.browse(product_id)
+                link = f"{product.get_base_url()}{product.website_url}" if product.website_url else None
+                items.append((self.env["res.partner"].browse(partner_id), Track.browse(track_id), link))
+        return self._sms_flow_enroll("browse_abandoned", items, now)
+
+    @api.model
+    def _sms_flow_enter_date_anniversary(self, flows, now):
+        """Contacts whose date field (a birthday, a membership date...) falls, day and month, on the flow's entry
+        delay from today (UTC), once a year (the key is the year). Flows without a date field do nothing."""
+        enrollments = self.browse()
+        for flow in flows.filtered("date_field_id"):
+            field = flow.date_field_id
+            if field.model != "res.partner" or not field.store or field.ttype not in ("date", "datetime"):
+                continue
+            day = (now + timedelta(seconds=flow._sms_flow_entry_delay_seconds())).date()
+            column = SQL.identifier(field.name)
+            rows = self.env.execute_query(SQL(
+                """SELECT id FROM res_partner
+                    WHERE active AND %s IS NOT NULL
+                      AND extract(month FROM %s) = %s AND extract(day FROM %s) = %s""",
+                column, column, day.month, column, day.day))  # the column: a stored date field of res.partner
+            partners = self.env["res.partner"].sudo().browse([row[0] for row in rows])
+            enrollments |= self._sms_flow_enroll("date_anniversary", [
+                (partner, None, None, f"{field.name}:{day.year}") for partner in partners], now, flows=flow)
+        return enrollments

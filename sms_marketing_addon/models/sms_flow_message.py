@@ -29,6 +29,10 @@ class SmsFlowMessage(models.Model):
     order_id = fields.Many2one(related="enrollment_id.order_id", store=True, index="btree_not_null")
     partner_id = fields.Many2one("res.partner", string="Contact", index=True, ondelete="set null")
     company_id = fields.Many2one(related="enrollment_id.company_id", store=True)
+    channel = fields.Selection([("sms", "SMS"), ("email", "E-mail")], default="sms", required=True,
+                               help="E-mail: the step's e-mail fallback went instead of the SMS.")
+    mail_id = fields.Many2one("mail.mail", string="E-mail", readonly=True, ondelete="set null",
+                              index="btree_not_null")
     number = fields.Char()
     body = fields.Text(readonly=True)
     state = fields.Selection(MESSAGE_STATES, default="draft", required=True, index=True)
@@ -67,13 +71,13 @@ class SmsFlowMessage(models.Model):
         order = self.enrollment_id.order_id
         if order:
             return order._sms_flow_recovery_url()
-        return f"{self.partner_id.get_base_url()}/shop"
+        return self.enrollment_id.link_url or f"{self.partner_id.get_base_url()}/shop"
 
     def _sms_flow_queue(self, now):
         """Build the tracked link, the discount code and the body, and queue the SMS (marketing)."""
         self.ensure_one()
         enrollment, step, flow = self.enrollment_id, self.step_id, self.flow_id
-        record = enrollment.order_id or enrollment.partner_id
+        record = enrollment._sms_flow_record()
         medium = self.env.ref("mass_mailing_sms.utm_medium_sms", raise_if_not_found=False)
         tracker = self.env["link.tracker"].sudo().create({
             "url": self._sms_flow_link_target(), "title": flow.name,
@@ -90,6 +94,8 @@ class SmsFlowMessage(models.Model):
                 "expiration_date": (now + timedelta(days=step.coupon_validity_days)).date()
                 if step.coupon_validity_days else False,
             })
+        if self.channel == "email":
+            return self._sms_flow_queue_email(now, record, tracker, coupon)
         template = step.template_id.sudo().with_context(
             sms_flow_link=tracker.short_url, sms_flow_coupon_code=coupon.code or "")
         # One language per SMS: the recipient's (contact's, else the cart's website's, else the company's); the
@@ -107,6 +113,19 @@ class SmsFlowMessage(models.Model):
             "state": "queued", "body": body, "sms_uuid": sms.uuid, "date_queued": now,
             "link_tracker_id": tracker.id, "coupon_id": coupon.id, "media_url": media_url,
         })
+
+    def _sms_flow_queue_email(self, now, record, tracker, coupon):
+        """The step's e-mail fallback, queued in Odoo's outgoing mail to the contact alone (rendered in the
+        contact's language by the template); sent by Odoo's mail queue, after the flow's exits are checked again
+        (see mail.mail)."""
+        template = self.step_id.email_template_id.sudo().with_context(
+            sms_flow_link=tracker.short_url, sms_flow_coupon_code=coupon.code or "")
+        mail_id = template.send_mail(record.id, force_send=False, email_values={
+            "recipient_ids": [(6, 0, self.partner_id.ids)], "email_to": False, "email_cc": False,
+        })
+        mail = self.env["mail.mail"].sudo().browse(mail_id)
+        self.write({"state": "queued", "body": mail.subject, "mail_id": mail.id, "date_queued": now,
+                    "link_tracker_id": tracker.id, "coupon_id": coupon.id, "number": False})
 
     def _sms_flow_media_url(self):
         """Public URL of the image of the cart's first product, for MMS."""
@@ -132,7 +151,14 @@ class SmsFlowMessage(models.Model):
             reason = order._sms_flow_cart_reason()
             if reason:
                 return reason if reason in dict(EXIT_REASONS) else "not_draft"
-        return self.env["sms.flow.enrollment"]._sms_flow_contact_reason(self.partner_id or enrollment.partner_id)
+        else:
+            reason = enrollment._sms_flow_trigger_exit_reason()
+            if reason:
+                return reason
+        partner = self.partner_id or enrollment.partner_id
+        if self.channel == "email":
+            return False if self.env["sms.flow.enrollment"]._sms_flow_accepts_email(partner) else "opted_out"
+        return self.env["sms.flow.enrollment"]._sms_flow_contact_reason(partner)
 
     # ------------------------------------------------------------------ outcome of the SMS
     @api.model

@@ -3,6 +3,13 @@ from odoo.exceptions import ValidationError
 
 from .sms_flow import STAT_FIELDS
 
+STEP_TYPES = [("sms", "Send an SMS"), ("condition", "Condition"), ("split", "A/B split with holdout")]
+CONDITION_TYPES = [
+    ("ordered", "Has confirmed an order since entering"),
+    ("clicked", "Clicked a message of this flow"),
+    ("mailing_list", "Is in a mailing list"),
+    ("domain", "Matches a filter"),
+]
 DELAY_UNITS = [("seconds", "Seconds"), ("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")]
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
@@ -28,8 +35,38 @@ class SmsFlowStep(models.Model):
     )
     delay_unit = fields.Selection(DELAY_UNITS, default="hours", required=True)
     delay_seconds = fields.Integer(compute="_compute_delay_seconds", store=True, string="Delay (seconds)")
+    step_type = fields.Selection(STEP_TYPES, string="Type", default="sms", required=True)
+    branch = fields.Selection(
+        [("a", "A"), ("b", "B")], string="Branch",
+        help="After an A/B split: only the contacts of this branch take this step. Empty: every branch (the "
+        "holdout receives nothing after the split).",
+    )
+    at_time_of_day = fields.Boolean(
+        string="Then wait until a time of day",
+        help="After the delay, wait until this time of day in the recipient's time zone.",
+    )
+    time_of_day = fields.Float(string="Time of day", default=18.0, help="Local time of the recipient, e.g. 18:00.")
+    condition_type = fields.Selection(CONDITION_TYPES, string="Condition", default="ordered")
+    condition_mailing_list_id = fields.Many2one("mailing.list", string="Mailing list", ondelete="set null")
+    condition_domain = fields.Char(string="Contact filter", default="[]")
+    condition_negate = fields.Boolean(
+        string="Continue when false",
+        help="Ticked: the flow goes on only for contacts for whom the condition is false (e.g. has not ordered). "
+        "Others leave the flow.",
+    )
+    split_holdout_percent = fields.Float(
+        string="Holdout (%)", default=10.0,
+        help="Share of the contacts who receive nothing from here on: the reference of the lift.",
+    )
+    split_a_percent = fields.Float(string="Branch A (% of the rest)", default=50.0,
+                                   help="Share of the contacts not held out who go to branch A; the others go to B.")
+    email_template_id = fields.Many2one(
+        "mail.template", string="E-mail instead", ondelete="set null",
+        domain="[('model', '=', model)]",
+        help="Sent when the contact cannot receive this SMS (no SMS consent, no mobile) but accepts e-mail.",
+    )
     template_id = fields.Many2one(
-        "sms.template", string="SMS template", required=True, ondelete="restrict",
+        "sms.template", string="SMS template", ondelete="restrict",
         domain="[('model', '=', model)]",
         help="Rendered on the cart (sale.order) or the contact (res.partner), in the contact's language.",
     )
@@ -89,10 +126,27 @@ class SmsFlowStep(models.Model):
             for fname in STAT_FIELDS:
                 step[fname] = values.get(fname, 0)
 
-    @api.constrains("template_id", "flow_id")
+    @api.constrains("template_id", "flow_id", "step_type", "branch", "split_holdout_percent", "split_a_percent",
+                    "email_template_id", "time_of_day")
     def _check_template_model(self):
         for step in self:
-            if step.template_id.model != step.flow_id.model:
+            if step.step_type == "sms" and not step.template_id:
+                raise ValidationError(_("A step that sends an SMS needs an SMS template (flow %s).", step.flow_id.name))
+            if step.flow_id.trigger == "cart_abandoned" and (step.step_type != "sms" or step.branch
+                                                             or step.email_template_id or step.at_time_of_day):
+                raise ValidationError(_(
+                    "Abandoned-cart flows send SMS by delay only: conditions, splits, branches, e-mails and times "
+                    "of day are for the other triggers (flow %s).", step.flow_id.name))
+            if not (0 <= step.split_holdout_percent <= 100 and 0 <= step.split_a_percent <= 100):
+                raise ValidationError(_("Split shares are between 0 and 100 %."))
+            if not 0 <= step.time_of_day < 24:
+                raise ValidationError(_("A time of day is between 00:00 and 23:59."))
+            if step.email_template_id and step.email_template_id.model != step.flow_id.model:
+                raise ValidationError(_(
+                    "The e-mail template of a step of flow %(flow)s must be on %(model)s.",
+                    flow=step.flow_id.name, model=step.flow_id.model,
+                ))
+            if step.template_id and step.template_id.model != step.flow_id.model:
                 raise ValidationError(_(
                     "The SMS template of a step of flow %(flow)s must be on %(model)s.",
                     flow=step.flow_id.name, model=step.flow_id.model,

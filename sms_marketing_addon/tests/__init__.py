@@ -18,3 +18,4 @@ from . import test_provider_account_health
 from . import test_consent_log_immutable
 from . import test_conversation
 from . import test_consent_texts
+from . import test_flow_triggers
