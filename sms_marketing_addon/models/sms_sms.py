@@ -43,7 +43,7 @@ class SmsSms(models.Model):
         ("sms_rejected_number", "Number rejected by the provider"),
     ])
     sms_kind = fields.Selection(SMS_KINDS, string="Kind", compute="_compute_sms_kind", store=True, readonly=False,
-                                index=True)
+                                precompute=True, index=True)
     sms_defer_until = fields.Datetime(string="Deferred until", index="btree_not_null", copy=False)
     sms_defer_reason = fields.Char(string="Deferred because", copy=False)
     sms_claim_worker = fields.Char(string="Claimed by", copy=False)
