@@ -1,5 +1,5 @@
 # The commands of the README. ODOO_SRC defaults to /opt/odoo18.
-.PHONY: setup test demo resilience mutation
+.PHONY: setup test demo resilience mutation odoo-suites
 setup:
 	bash scripts/setup.sh
 test:
@@ -10,3 +10,5 @@ resilience:
 	.venv/bin/python -m resilience
 mutation:
 	bash scripts/mutation.sh
+odoo-suites:
+	bash scripts/odoo_suites.sh
