@@ -90,6 +90,7 @@ else
 fi
 
 LOG=$LOG_DIR/$DB.log
+rm -f "$LOG"
 say "Odoo's tests of $SUITES, whole registry loaded (log: $LOG)"
 set +e
 "$VENV/bin/python" scripts/odoo_suites.py -c "$CONF" -d "$DB" --modules "$SUITES" --http-port "$PORT" \

@@ -59,7 +59,10 @@ class SmsSms(models.Model):
 
     # ------------------------------------------------------------------ no more IAP
     def send(self, unlink_failed=False, unlink_sent=True, auto_commit=False, raise_exception=False):
-        """Queued SMS wait for the gateway (the sync service); nothing is sent from inside Odoo."""
+        """Queued SMS wait for the gateway (the sync service); nothing is sent from inside Odoo. As in Odoo, only
+        who may read these SMS may ask to send them (AccessError otherwise)."""
+        if self:
+            self.check_access("read")
         return None
 
     def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):

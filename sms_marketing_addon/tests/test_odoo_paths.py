@@ -80,3 +80,14 @@ class TestOdooPaths(SmsMarketingCase):
                     sms = Sms.create(vals_list)
                 self.env.invalidate_all()
                 self.assertEqual(set(sms.mapped("sms_kind")), {kind})
+
+    def test_send_asks_for_read_access_as_odoo(self):
+        """`sms.sms.send()` sends nothing (the gateway does), but as in Odoo only who may read the SMS may call it."""
+        sms = self.env["sms.sms"].create({"number": "+33611111111", "body": "Code 1234"})
+        with self.assertRaises(AccessError):
+            sms.with_user(self.plain_user).send()
+        with self.assertRaises(AccessError):
+            sms.with_user(self.marketing_user).send()
+        self.env["sms.sms"].with_user(self.plain_user).send()  # nothing to send, nothing to refuse
+        sms.send()
+        self.assertEqual(sms.state, "outgoing")  # still queued for the gateway
