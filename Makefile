@@ -1,5 +1,5 @@
 # The commands of the README. ODOO_SRC defaults to /opt/odoo18.
-.PHONY: setup test demo resilience resilience-replicas mutation
+.PHONY: setup test demo resilience resilience-replicas mutation odoo-suites
 setup:
 	bash scripts/setup.sh
 test:
@@ -12,3 +12,5 @@ mutation:
 	bash scripts/mutation.sh
 resilience-replicas:
 	.venv/bin/python -m resilience --replicas 3 --odoo-workers 2
+odoo-suites:
+	bash scripts/odoo_suites.sh

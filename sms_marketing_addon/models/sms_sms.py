@@ -43,7 +43,7 @@ class SmsSms(models.Model):
         ("sms_rejected_number", "Number rejected by the provider"),
     ])
     sms_kind = fields.Selection(SMS_KINDS, string="Kind", compute="_compute_sms_kind", store=True, readonly=False,
-                                index=True)
+                                precompute=True, index=True)
     sms_defer_until = fields.Datetime(string="Deferred until", index="btree_not_null", copy=False)
     sms_defer_reason = fields.Char(string="Deferred because", copy=False)
     sms_claim_worker = fields.Char(string="Claimed by", copy=False)
@@ -59,7 +59,10 @@ class SmsSms(models.Model):
 
     # ------------------------------------------------------------------ no more IAP
     def send(self, unlink_failed=False, unlink_sent=True, auto_commit=False, raise_exception=False):
-        """Queued SMS wait for the gateway (the sync service); nothing is sent from inside Odoo."""
+        """Queued SMS wait for the gateway (the sync service); nothing is sent from inside Odoo. As in Odoo, only
+        who may read these SMS may ask to send them (AccessError otherwise)."""
+        if self:
+            self.check_access("read")
         return None
 
     def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):

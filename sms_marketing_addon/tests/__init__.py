@@ -19,3 +19,4 @@ from . import test_consent_log_immutable
 from . import test_conversation
 from . import test_consent_texts
 from . import test_flow_triggers
+from . import test_odoo_paths

@@ -162,7 +162,9 @@ class SmsComposer(models.TransientModel):
             uid=uid, uuids=[uuid_by_sms[i] for i in sms_ids], trace_ids=[trace_by_sms[i] for i in sms_ids],
         ))
         self.env.invalidate_all()
-        return self.env["sms.sms"].browse(sms_ids)
+        # As Odoo's composer (`sudo().create`): the caller reads them back on its force-send path, and a marketing
+        # user who is not an administrator has no access to sms.sms.
+        return self.env["sms.sms"].sudo().browse(sms_ids)
 
     @api.model
     def _sms_with_recipient_links(self, body, short_prefix, sms_id):
