@@ -195,6 +195,10 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         working = accounts - failing
         moving = failing._failover_ready(now) if working else Account.browse()
         held_accounts = failing - moving
+        for account in held_accounts:  # queued since the account failed: the Outbox says why they wait
+            Sms.search([("sms_account_id", "=", account.id), ("state", "=", "outgoing"),
+                        ("sms_defer_reason", "=", False), ("sms_claim_worker", "=", False)]).write(
+                {"sms_defer_reason": account._held_reason()})
         rows = self.env.execute_query(SQL(
             """SELECT id FROM sms_sms
                 WHERE state = 'outgoing' AND to_delete IS NOT TRUE
