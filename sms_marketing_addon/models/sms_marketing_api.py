@@ -9,7 +9,6 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..tools.segments import count_segments
-from .sms_provider_account import PROVIDERS
 from .sms_provider_account_test import provider_error_text
 from .sms_provider_message import FINAL_STATES
 
@@ -344,7 +343,7 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                 raise UserError(_("Unknown outcome %(outcome)r for SMS %(key)s", outcome=outcome, key=sms.uuid))
             updated += 1
         self._record_account_health(succeeded, errors, now.replace(tzinfo=None))
-        self.env["sms.provider.account.test"]._record_sms_results(by_key, dict(PROVIDERS))
+        self.env["sms.provider.account.test"]._record_sms_results(by_key)
         for account in held_sms.sms_account_id:
             held_sms.filtered(lambda sms, a=account: sms.sms_account_id == a).write(
                 {"sms_defer_reason": account._held_reason()})
@@ -434,12 +433,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             if not test or test.state != "waiting":
                 continue
             ok = bool(result.get("ok"))
-            if ok:
-                text = _("The connection works: %(verdict)s.", verdict=result.get("reason") or _("accepted"))
-            else:
-                text = _("The connection test failed: %(verdict)s.", verdict=provider_error_text(
-                    result.get("error_code"), result.get("reason")) or _("no reason given"))
-            test.write({"state": "ok" if ok else "failed", "result": text, "result_date": now,
+            text = result.get("reason") if ok else provider_error_text(result.get("error_code"), result.get("reason"))
+            test.write({"state": "ok" if ok else "failed", "result": text or False, "result_date": now,
                         "result_code": result.get("error_code") or False})
             health.append({"account_id": test.account_id.id, "account_version": test.account_version, "ok": ok,
                            "account_wide": bool(result.get("account_wide")),

@@ -197,7 +197,7 @@ class SmsProviderAccount(models.Model):
                                         "(sms-sync run) and connected to this database?",
                                         minutes=int(NO_ANSWER_AFTER.total_seconds() // 60))
             else:
-                account.test_result = test.result or False
+                account.test_result = test.result_text or False
 
     def _check_may_test(self):
         if not (self.env.su or self.env.user.has_group("base.group_system")

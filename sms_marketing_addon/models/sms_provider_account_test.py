@@ -34,9 +34,33 @@ class SmsProviderAccountTest(models.Model):
     requested_by = fields.Many2one("res.users", readonly=True)
     state = fields.Selection([("waiting", "Testing…"), ("ok", "Works"), ("failed", "Failed"),
                               ("superseded", "Superseded")], default="waiting", required=True, readonly=True)
-    result = fields.Char(readonly=True)
+    result = fields.Char(string="Provider's answer", readonly=True,
+                         help="What the sync service reported, in plain words (the provider's own wording).")
     result_code = fields.Char(readonly=True)
     result_date = fields.Datetime(readonly=True)
+    provider_message_id = fields.Char(string="Provider message id", readonly=True)
+    result_text = fields.Char(string="Result", compute="_compute_result_text")
+
+    @api.depends("state", "kind", "result", "number", "provider_message_id")
+    @api.depends_context("lang")
+    def _compute_result_text(self):
+        """The verdict as the reader reads it, in the reader's language."""
+        providers = dict(self.env["sms.provider.account"]._fields["provider"]._description_selection(self.env))
+        for test in self:
+            provider = providers.get(test.account_id.provider, test.account_id.provider or "")
+            if test.kind == "connection" and test.state == "ok":
+                text = _("The connection works: %(verdict)s.", verdict=test.result or _("accepted"))
+            elif test.kind == "connection" and test.state == "failed":
+                text = _("The connection test failed: %(verdict)s.", verdict=test.result or _("no reason given"))
+            elif test.kind == "sms" and test.state == "ok":
+                text = _("%(provider)s accepted the test SMS to %(number)s (message id %(id)s).",
+                         provider=provider, number=test.number, id=test.provider_message_id or "-")
+            elif test.kind == "sms" and test.state == "failed":
+                text = _("%(provider)s did not take the test SMS to %(number)s: %(reason)s", provider=provider,
+                         number=test.number, reason=test.result or _("no reason given"))
+            else:
+                text = test.result or False
+            test.result_text = text
 
     @api.model
     def _request(self, account, kind, *, automatic=False, number=False, sms_uuid=False):
@@ -63,22 +87,18 @@ class SmsProviderAccountTest(models.Model):
         stale.write({"state": "superseded"})
         return (waiting - stale)[:limit]
 
-    def _record_sms_results(self, results_by_key, provider_names):
-        """Test SMS among a dispatcher report ({key: result}): what the provider answered, in plain words."""
+    def _record_sms_results(self, results_by_key):
+        """Test SMS among a dispatcher report ({key: result}): what the provider answered."""
         now = fields.Datetime.now()
         for test in self.sudo().search([("sms_uuid", "in", list(results_by_key)), ("state", "=", "waiting")]):
             result = results_by_key[test.sms_uuid]
-            provider = provider_names.get(test.account_id.provider, test.account_id.provider)
             outcome = result.get("outcome")
             if outcome == "sent":
-                test.write({"state": "ok", "result_date": now, "result_code": False, "result": _(
-                    "%(provider)s accepted the test SMS to %(number)s (message id %(id)s).", provider=provider,
-                    number=test.number, id=result.get("provider_message_id") or "-")})
+                test.write({"state": "ok", "result_date": now, "result_code": False, "result": False,
+                            "provider_message_id": result.get("provider_message_id") or False})
             elif outcome in ("failed", "opted_out", "held"):
                 test.write({"state": "failed", "result_date": now, "result_code": result.get("error_code") or False,
-                            "result": _("%(provider)s did not take the test SMS to %(number)s: %(reason)s",
-                                        provider=provider, number=test.number,
-                                        reason=provider_error_text(result.get("error_code"), result.get("reason")))})
+                            "result": provider_error_text(result.get("error_code"), result.get("reason"))})
             # 'retry': still waiting, the dispatcher tries again
 
 

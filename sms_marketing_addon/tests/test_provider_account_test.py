@@ -7,6 +7,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
+from .common import load_french
 from .test_outbox import OutboxCase
 
 TWILIO_CREDENTIALS = "Twilio refused the credentials: check the Account SID and the Auth Token (20003)"
@@ -166,3 +167,12 @@ class TestAccountTests(OutboxCase):
         self.assertFalse(self.Test.search([("account_id", "=", self.account.id), ("kind", "=", "sms")]))
         self.env.company.country_id = self.us  # a number typed without its country code is read in the company's
         self.assertEqual(self.account._send_test_sms("(415) 555-0199", "Hi").number, "+14155550199")
+
+    def test_a_french_manager_reads_the_verdict_in_french(self):
+        load_french(self.env)
+        self.answer(False, TWILIO_CREDENTIALS)
+        account = self.form(self.manager).with_context(lang="fr_FR")
+        self.assertEqual(account.test_result, f"Le test de connexion a échoué : {TWILIO_CREDENTIALS}.")
+        self.assertEqual(account.fields_get(["test_state"])["test_state"]["string"], "Dernier test")
+        self.assertEqual(dict(account.fields_get(["test_state"])["test_state"]["selection"])["waiting"],
+                         "Test en cours…")
