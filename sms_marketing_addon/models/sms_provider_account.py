@@ -155,7 +155,8 @@ class SmsProviderAccount(models.Model):
     test_kind = fields.Char(string="Last test kind", compute="_compute_last_test")
     test_result = fields.Char(string="Last test result", compute="_compute_last_test")
     test_date = fields.Datetime(string="Last test on", compute="_compute_last_test")
-    user_can_test = fields.Boolean(compute="_compute_user_can_redirect")
+    user_can_test = fields.Boolean(string="May test", compute="_compute_user_can_redirect",
+                                   help="The current user may test this account (SMS Marketing manager).")
 
     webhook_status_url = fields.Char(string="Delivery receipts URL", compute="_compute_webhook_urls",
                                      help="Paste it as the status callback / delivery receipt URL at the provider.")

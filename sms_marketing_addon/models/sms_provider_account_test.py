@@ -29,8 +29,9 @@ class SmsProviderAccountTest(models.Model):
                             readonly=True)
     automatic = fields.Boolean(readonly=True, help="Requested by a change of the account's settings.")
     number = fields.Char(readonly=True)
-    sms_uuid = fields.Char(readonly=True, index="btree_not_null")
-    account_version = fields.Char(readonly=True)
+    sms_uuid = fields.Char(string="Test SMS key", readonly=True, index="btree_not_null")
+    account_version = fields.Char(string="Settings version", readonly=True,
+                                  help="The account settings tested (a digest, not the secret).")
     requested_by = fields.Many2one("res.users", readonly=True)
     state = fields.Selection([("waiting", "Testing…"), ("ok", "Works"), ("failed", "Failed"),
                               ("superseded", "Superseded")], default="waiting", required=True, readonly=True)

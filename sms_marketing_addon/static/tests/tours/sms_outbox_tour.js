@@ -9,8 +9,13 @@ import { registry } from "@web/core/registry";
 registry.category("web_tour.tours").add("sms_marketing_outbox", {
     steps: () => [
         {
+            content: "Open the apps menu",
+            trigger: ".o_navbar_apps_menu button",
+            run: "click",
+        },
+        {
             content: "Open the SMS Marketing app",
-            trigger: ".o_app[data-menu-xmlid='mass_mailing_sms.mass_mailing_sms_menu_root']",
+            trigger: ".dropdown-item.o_app[data-menu-xmlid='mass_mailing_sms.mass_mailing_sms_menu_root']",
             run: "click",
         },
         {
