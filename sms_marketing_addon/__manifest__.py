@@ -28,6 +28,7 @@
         "views/sms_sms_views.xml",
         "views/res_config_settings_views.xml",
         "views/sms_provider_account_health_views.xml",
+        "views/sms_provider_account_test_views.xml",
         "views/mailing_mailing_views.xml",
         "views/sms_flow_views.xml",
         "views/discuss_channel_views.xml",

@@ -6,6 +6,7 @@ from . import res_partner
 from . import phone_blacklist
 from . import website
 from . import sms_provider_account_health
+from . import sms_provider_account_test
 from . import sms_provider_account
 from . import sms_provider_message
 from . import sms_compliance_policy

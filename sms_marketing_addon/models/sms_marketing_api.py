@@ -9,6 +9,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..tools.segments import count_segments
+from .sms_provider_account_test import provider_error_text
 from .sms_provider_message import FINAL_STATES
 
 _logger = logging.getLogger(__name__)
@@ -214,6 +215,10 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         working = accounts - failing
         moving = failing._failover_ready(now) if working else Account.browse()
         held_accounts = failing - moving
+        for account in held_accounts:  # queued since the account failed: the Outbox says why they wait
+            Sms.search([("sms_account_id", "=", account.id), ("state", "=", "outgoing"),
+                        ("sms_defer_reason", "=", False), ("sms_claim_worker", "=", False)]).write(
+                {"sms_defer_reason": account._held_reason()})
         rows = self.env.execute_query(SQL(
             """SELECT id FROM sms_sms
                 WHERE state = 'outgoing' AND to_delete IS NOT TRUE
@@ -320,8 +325,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                 pass
             elif outcome == "held":
                 account = sms.sms_account_id
-                reason = "%s %s" % (result.get("error_code") or "", result.get("reason") or "")
-                reason = reason.strip() or _("the provider refused the account")
+                reason = provider_error_text(result.get("error_code"), result.get("reason"))
+                reason = reason or _("the provider refused the account")
                 current = account and result.get("account_version") == account._health_version()
                 if account and (current or not result.get("account_version")):
                     errors[account] = (reason, account._health_version())
@@ -359,6 +364,7 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                 raise UserError(_("Unknown outcome %(outcome)r for SMS %(key)s", outcome=outcome, key=sms.uuid))
             updated += 1
         self._record_account_health(succeeded, errors, now.replace(tzinfo=None))
+        self.env["sms.provider.account.test"]._record_sms_results(by_key)
         for account in held_sms.sms_account_id:
             held_sms.filtered(lambda sms, a=account: sms.sms_account_id == a).write(
                 {"sms_defer_reason": account._held_reason()})
@@ -413,8 +419,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             if result.get("ok"):
                 succeeded.add(account)
             else:
-                reason = "%s %s" % (result.get("error_code") or "", result.get("reason") or "")
-                errors[account] = (reason.strip() or _("test call refused"),
+                reason = provider_error_text(result.get("error_code"), result.get("reason"))
+                errors[account] = (reason or _("test call refused"),
                                    account._health_version() if result.get("account_wide") else None)
         if succeeded:
             held = self.env["sms.sms"].sudo().search([
@@ -423,6 +429,41 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             held.write({"sms_defer_reason": False})
         self._record_account_health(succeeded, errors, now)
         return {"updated": len(succeeded) + len(errors)}
+
+    @api.model
+    def get_account_tests(self, limit=20):
+        """The "Test connection" requests waiting for the sync service (a button on the account, or new settings):
+        [{id, account_id, account_version}]. The service makes the test call (nothing sent, nothing billed) with
+        the account's current settings and reports it with `report_account_tests`."""
+        self._check_service()
+        tests = self.env["sms.provider.account.test"]._pending_connection_tests(max(1, min(int(limit), 100)))
+        return [{"id": test.id, "account_id": test.account_id.id, "account_version": test.account_version}
+                for test in tests]
+
+    @api.model
+    def report_account_tests(self, results):
+        """What the test calls of `get_account_tests` said: [{id, ok, account_wide, error_code, reason (plain
+        words)}]. The test shows the verdict on the account; it also counts as the account's health (a
+        success ends a failing state, a refusal of the account holds its SMS). Returns {updated}."""
+        self._check_service()
+        Test = self.env["sms.provider.account.test"].sudo()
+        now = fields.Datetime.now()
+        health, updated = [], 0
+        for result in results:
+            test = Test.browse(int(result.get("id") or 0)).exists()
+            if not test or test.state != "waiting":
+                continue
+            ok = bool(result.get("ok"))
+            text = result.get("reason") if ok else provider_error_text(result.get("error_code"), result.get("reason"))
+            test.write({"state": "ok" if ok else "failed", "result": text or False, "result_date": now,
+                        "result_code": result.get("error_code") or False})
+            health.append({"account_id": test.account_id.id, "account_version": test.account_version, "ok": ok,
+                           "account_wide": bool(result.get("account_wide")),
+                           "error_code": result.get("error_code"), "reason": result.get("reason")})
+            updated += 1
+        if health:
+            self.report_account_health(health)
+        return {"updated": updated}
 
     def _opt_out_from_provider(self, number, result):
         partners = self.env["res.partner"].sudo().with_context(active_test=False).search([("sms_number", "=", number)])

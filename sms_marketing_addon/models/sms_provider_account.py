@@ -5,7 +5,11 @@ from urllib.parse import urlsplit
 import phonenumbers
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools.misc import format_datetime
+
+from .sms_provider_account_health import VERSIONED_FIELDS
+from .sms_provider_account_test import NO_ANSWER_AFTER
 
 PROVIDERS = [
     ("console", "Console / sandbox (never bills)"),
@@ -55,6 +59,20 @@ def normalize_sender(sender):
     return None, _(
         "%(sender)s is neither a phone number in international format (+33 6 12 34 56 78), a short code nor an "
         "alphanumeric sender ID (at most 11 letters, digits and spaces, with at least one letter).", sender=raw)
+
+
+def test_number_e164(number, region=None):
+    """`number` in E.164 (read in `region` when it has no +country code), or None when it is no valid number."""
+    raw = (number or "").strip()
+    if raw.startswith("00"):
+        raw = "+" + raw[2:]
+    try:
+        parsed = phonenumbers.parse(raw, None if raw.startswith("+") else (region or None))
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def base_url_problem(url):
@@ -132,6 +150,16 @@ class SmsProviderAccount(models.Model):
     user_can_redirect = fields.Boolean(string="May redirect", compute="_compute_user_can_redirect",
                                        help="The current user may change where this account sends (administrator).")
 
+    test_state = fields.Selection(
+        [("none", "Not tested"), ("waiting", "Testing…"), ("late", "No answer from the sync service"),
+         ("ok", "Works"), ("failed", "Failed")], string="Last test", compute="_compute_last_test")
+    test_kind = fields.Char(string="Last test kind", compute="_compute_last_test")
+    test_result = fields.Char(string="Last test result", compute="_compute_last_test")
+    test_date = fields.Datetime(string="Last test on", compute="_compute_last_test")
+    test_heading = fields.Char(string="Last test heading", compute="_compute_last_test")
+    user_can_test = fields.Boolean(string="May test", compute="_compute_user_can_redirect",
+                                   help="The current user may test this account (SMS Marketing manager).")
+
     webhook_status_url = fields.Char(string="Delivery receipts URL", compute="_compute_webhook_urls",
                                      help="Paste it as the status callback / delivery receipt URL at the provider.")
     webhook_inbound_url = fields.Char(string="Inbound SMS URL", compute="_compute_webhook_urls",
@@ -148,6 +176,91 @@ class SmsProviderAccount(models.Model):
     @api.depends_context("uid")
     def _compute_user_can_redirect(self):
         self.user_can_redirect = self.env.su or self.env.user.has_group("base.group_system")
+        self.user_can_test = self.user_can_redirect or self.env.user.has_group(
+            "sms_marketing_addon.group_sms_marketing_manager")
+
+    def _compute_last_test(self):
+        Test = self.env["sms.provider.account.test"].sudo()
+        now = fields.Datetime.now()
+        kinds = dict(Test._fields["kind"]._description_selection(self.env))
+        for account in self:
+            test = Test.search([("account_id", "=", account.id), ("state", "!=", "superseded")], limit=1) \
+                if account.id else Test
+            state = test.state or "none"
+            if state == "waiting" and test.create_date < now - NO_ANSWER_AFTER:
+                state = "late"
+            account.test_state = state
+            account.test_kind = kinds.get(test.kind) or False
+            account.test_date = test.result_date or test.create_date or False
+            account.test_heading = account.test_date and "%s (%s)" % (
+                account.test_kind, format_datetime(self.env, account.test_date, dt_format="short"))
+            if state == "waiting":
+                account.test_result = _("The sync service makes the call at its next poll (within seconds when "
+                                        "it runs). Refresh to see the result.")
+            elif state == "late":
+                account.test_result = _("No answer from the sync service for %(minutes)s minutes: is it running "
+                                        "(sms-sync run) and connected to this database?",
+                                        minutes=int(NO_ANSWER_AFTER.total_seconds() // 60))
+            else:
+                account.test_result = test.result_text or False
+
+    def _check_may_test(self):
+        if not (self.env.su or self.env.user.has_group("base.group_system")
+                or self.env.user.has_group("sms_marketing_addon.group_sms_marketing_manager")):
+            raise AccessError(_("Only SMS Marketing managers and system administrators may test gateway accounts."))
+
+    def action_test_connection(self):
+        """Ask the sync service for a test call of this account (nothing sent, nothing billed). SMS Marketing
+        managers and system administrators: it reveals no credential and changes nothing but the account's
+        health."""
+        self._check_may_test()
+        for account in self:
+            self.env["sms.provider.account.test"]._request(account.sudo(), "connection")
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "title": _("Test connection"), "type": "info", "sticky": False,
+            "message": _("Test requested: the sync service calls the provider within seconds; the result "
+                         "appears on the account."),
+            "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+        }}
+
+    def action_refresh_test(self):
+        """The form reloads (the result of a test arrives from the sync service)."""
+        return True
+
+    def action_open_test_sms(self):
+        """The "Send a test SMS" dialog (system administrators: the SMS goes through this account whatever
+        the routing, to any number)."""
+        self.ensure_one()
+        self._check_may_send_test()
+        return {
+            "type": "ir.actions.act_window", "name": _("Send a test SMS"),
+            "res_model": "sms.provider.account.test.sms", "view_mode": "form", "target": "new",
+            "context": {"default_account_id": self.id},
+        }
+
+    def _check_may_send_test(self):
+        if not (self.env.su or self.env.user.has_group("base.group_system")):
+            raise AccessError(_("Only system administrators may send a test SMS through a gateway account: it "
+                                "decides where a message goes, whatever the routing."))
+
+    def _send_test_sms(self, number, body):
+        """Queue one transactional SMS to `number` through this account (it goes through the compliance gate
+        like any other) and record it as a test. Returns the test."""
+        self.ensure_one()
+        self._check_may_send_test()
+        if not self.active:
+            raise UserError(_("Archived accounts send nothing: restore the account first."))
+        if not (body or "").strip():
+            raise UserError(_("A test SMS needs a text."))
+        e164 = test_number_e164(number, self.env.company.country_id.code)
+        if not e164:
+            raise UserError(_("%(number)s is not a phone number: type it in international format, e.g. "
+                              "+33 6 12 34 56 78.", number=number or ""))
+        sms = self.env["sms.sms"].sudo().create({
+            "number": e164, "body": body.strip(), "sms_kind": "transactional", "state": "outgoing",
+            "sms_account_id": self.id,
+        })
+        return self.env["sms.provider.account.test"]._request(self.sudo(), "sms", number=e164, sms_uuid=sms.uuid)
 
     @api.constrains("country_prefixes")
     def _check_prefixes(self):
@@ -161,14 +274,25 @@ class SmsProviderAccount(models.Model):
         self._check_may_redirect(set().union(*vals_list) if vals_list else set())
         accounts = super().create([self._normalized(vals) for vals in vals_list])
         accounts._keep_one_default()
+        accounts._request_automatic_tests()
         return accounts
 
     def write(self, vals):
         self._check_may_redirect(set(vals) - MANAGER_WRITABLE_FIELDS)
+        versions = {account.id: account._health_version() for account in self} \
+            if set(vals) & set(VERSIONED_FIELDS) else {}
         res = super().write(self._normalized(vals))
+        self.filtered(lambda a: a.id in versions and a._health_version() != versions[a.id]) \
+            ._request_automatic_tests()
         if vals.get("is_default") or vals.get("active"):
             self._keep_one_default()
         return res
+
+    def _request_automatic_tests(self):
+        """New settings that decide whether an account can send are tested at once (a wrong token shows on
+        the account within seconds, not at the next campaign)."""
+        for account in self.filtered("active"):
+            self.env["sms.provider.account.test"]._request(account.sudo(), "connection", automatic=True)
 
     @api.model
     def _normalized(self, vals):

@@ -23,6 +23,8 @@ SERVICE_CALLS = [
     ("report_account_health", ([],), {}),
     ("queue_test_sms", ("+33612345678", "Test from the access test"), {}),
     ("test_sms_state", (0,), {}),
+    ("get_account_tests", (), {}),
+    ("report_account_tests", ([],), {}),
 ]
 
 

@@ -142,3 +142,46 @@ class TestSmsMarketingTours(HttpCase):
         sms = self.env["sms.sms"].search([("number", "=", "+33612121212"), ("sms_kind", "=", "transactional")])
         self.assertEqual(sms.body, "We are open 9:00 to 19:00, Monday to Saturday.")
         self.assertEqual(sms.mail_message_id.author_id, agent.partner_id)
+
+    # ------------------------------------------------------------------ run it from Odoo (issue 14)
+
+    def _failing_twilio_account(self, name):
+        """A Twilio account whose token the provider refused, as the sync service reports it."""
+        account = self.env["sms.provider.account"].create({
+            "name": name, "provider": "twilio", "account_sid": "AC1", "auth_token": "a-token-with-a-typo",
+            "sender": "+14155550100", "country_prefixes": "1"})
+        api = self.env["sms.marketing.api"].sudo()
+        [test] = [t for t in api.get_account_tests() if t["account_id"] == account.id]
+        api.report_account_tests([{"id": test["id"], "ok": False, "account_wide": True, "error_code": "20003",
+                                   "reason": "Twilio refused the credentials: check the Account SID and the Auth "
+                                             "Token (20003)"}])
+        return account
+
+    def test_outbox(self):
+        manager = new_test_user(self.env, login="sms_tour_manager", name="Manon Manager", groups=(
+            "base.group_user,mass_mailing.group_mass_mailing_user,sms_marketing_addon.group_sms_marketing_manager"))
+        account = self._failing_twilio_account("Twilio (outbox tour)")
+        sms = self.env["sms.sms"].create({"number": "+14155550177", "body": "Your order has shipped",
+                                          "sms_kind": "transactional", "sms_account_id": account.id})
+        self.env["sms.marketing.api"].sudo().claim_batch("tour-worker", 10, 60)
+        self.assertIn("Twilio refused the credentials", sms.sms_defer_reason)
+
+        self.start_tour("/odoo", "sms_marketing_outbox", login=manager.login)
+
+        self.assertEqual(sms.state, "outgoing")
+        self.assertFalse(sms.sms_defer_reason, "Retry now put it back in the queue")
+
+    def test_account_test_buttons(self):
+        account = self._failing_twilio_account("Twilio (tour)")
+        self.start_tour(f"/odoo/action-sms_marketing_addon.sms_provider_account_action/{account.id}",
+                        "sms_marketing_account_test", login="admin")
+
+        tests = self.env["sms.provider.account.test"].search([("account_id", "=", account.id)], order="id")
+        self.assertEqual(tests.mapped("kind"), ["connection", "connection", "sms"])
+        self.assertEqual(tests.mapped("state"), ["failed", "waiting", "waiting"])
+        self.assertEqual(tests[-1].number, "+14155550188")
+        sms = self.env["sms.sms"].search([("uuid", "=", tests[-1].sms_uuid)])
+        self.assertEqual((sms.sms_account_id, sms.sms_kind, sms.state), (account, "transactional", "outgoing"))
+
+    def test_settings_search_sms(self):
+        self.start_tour("/odoo/settings", "sms_marketing_settings", login="admin")

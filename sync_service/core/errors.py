@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sync_service.core.account_problems import account_refusal
 from sync_service.core.provider_codes import Meaning, lookup, meaning
 
 
@@ -82,7 +83,8 @@ def classify_twilio(
     if known is Meaning.OPTED_OUT:
         return Classification(Outcome.OPTED_OUT, shown_code, reason)
     if known is Meaning.ACCOUNT or http_status == 401:
-        return Classification(Outcome.ACCOUNT, shown_code, reason)
+        refusal = account_refusal("twilio", shown_code, str(message or ""))
+        return Classification(Outcome.ACCOUNT, shown_code, refusal)
     if known is Meaning.THROTTLED or http_status == 429:
         return Classification(Outcome.THROTTLED, shown_code, reason, retry_after)
     if known is Meaning.INVALID_NUMBER:
@@ -111,10 +113,7 @@ def classify_plivo(
     if http_status == 429:
         return Classification(Outcome.THROTTLED, code, reason, retry_after)
     if meaning("plivo", "send", code, reason) is Meaning.ACCOUNT:
-        if not error:
-            row = lookup("plivo", "send", code)
-            reason = row.reason if row else reason
-        return Classification(Outcome.ACCOUNT, code, reason)
+        return Classification(Outcome.ACCOUNT, code, account_refusal("plivo", code, str(error or "")))
     if http_status >= 500:
         return Classification(Outcome.TRANSIENT, code, reason, retry_after)
     if 400 <= http_status < 500:
@@ -160,7 +159,7 @@ def classify_vonage(body: Mapping[str, Any] | None, http_status: int | None = No
     statuses), then Vonage's status list. A body without messages is ``TRANSIENT``.
     """
     if http_status is not None and http_status == 401:
-        return Classification(Outcome.ACCOUNT, "401", "HTTP 401: invalid credentials")
+        return Classification(Outcome.ACCOUNT, "401", account_refusal("vonage", "401"))
     if http_status is not None and http_status == 429:
         return Classification(Outcome.THROTTLED, "429", "HTTP 429")
     if http_status is not None and http_status >= 500:
@@ -182,7 +181,7 @@ def classify_vonage(body: Mapping[str, Any] | None, http_status: int | None = No
             error_text = _body_get(message, "error-text")
             reason = str(error_text) if error_text else reason
             if meaning("vonage", "send", status, reason) is Meaning.ACCOUNT:
-                outcome = Outcome.ACCOUNT
+                outcome, reason = Outcome.ACCOUNT, account_refusal("vonage", status, reason)
             refused = Classification(outcome, status, reason)
     if refused is None:
         return Classification(Outcome.SENT, "0", "success")

@@ -16,11 +16,13 @@ batch for that account is held without calling the provider, and the account's c
 reloaded. Every ``probe_interval`` seconds the dispatcher makes a test call (``Gateway.check``: an
 account resource, nothing sent, nothing billed) for each account Odoo says is failing, and reports
 it (``report_account_health``): a success ends the failing state and Odoo offers the held messages
-again. Marketing messages are checked against
-the opt-out register just before they leave (``check_opt_outs``, at most ``optout_recheck`` seconds
-old): a STOP that arrived after the claim wins and the message is reported ``failed`` without being
-sent. Outcomes are reported in batches; a claimed message that was not started (shutdown, lease
-running out) is released.
+again. Every ``test_poll_interval`` seconds it also makes the test calls people asked for in Odoo ("Test
+connection" on an account, or new account settings: ``get_account_tests``) and reports their verdict in
+plain words (``report_account_tests``, :mod:`~sync_service.core.account_check`). Marketing messages
+are checked against the opt-out register just before they leave (``check_opt_outs``, at most
+``optout_recheck`` seconds old): a STOP that arrived after the claim wins and the message is
+reported ``failed`` without being sent. Outcomes are reported in batches; a claimed message that was
+not started (shutdown, lease running out) is released.
 
 Per message, on the event loop (what blocks, i.e. the opt-out RPC and store look-ups, runs in a
 worker thread): [marketing: opt-out check] -> wait until the account's rate limit
@@ -59,6 +61,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+from sync_service.core.account_check import connection_verdict
 from sync_service.core.errors import Outcome, backoff_delay
 from sync_service.core.segments import count_segments
 from sync_service.dispatch import outcomes
@@ -103,6 +106,7 @@ class DispatchOptions:
     final_retry_after: float = 30.0  # Odoo's deferral of a message whose attempts all failed transiently
     backlog_interval: float = 30.0  # how often unreported outcomes and stuck sends are looked for
     probe_interval: float = 30.0  # how often an account marked failing gets a test call
+    test_poll_interval: float = 3.0  # how often Odoo is asked for "Test connection" requests
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchOptions:
@@ -288,6 +292,7 @@ class Dispatcher:
         self._failing: dict[int, tuple[object, ReportEntry]] = {}
         self._failing_lock = threading.Lock()
         self._next_probe = 0.0
+        self._next_tests = 0.0
 
     # ------------------------------------------------------------------ loop
 
@@ -360,6 +365,7 @@ class Dispatcher:
     def maintain(self, *, force: bool = False) -> None:
         """Report outcomes Odoo was not told yet and settle sends stuck by a dead worker (when due)."""
         self.probe_failing()  # when due (every probe_interval)
+        self.run_account_tests(force=force)  # when due (every test_poll_interval)
         now = self._clock()
         if not (force or self._backlog_due or now >= self._next_maintenance):
             return
@@ -785,6 +791,65 @@ class Dispatcher:
                 logger.warning("test calls not reported to Odoo (tested again later): %s", exc)
                 self._next_probe = min(self._next_probe, now + 5.0)
         return len(suspects)
+
+    def run_account_tests(self, *, force: bool = False) -> int:
+        """Make the test calls people asked for in Odoo and report their verdicts; how many were made."""
+        fetch = getattr(self.outbox, "account_tests", None)
+        report = getattr(self.outbox, "report_account_tests", None)
+        now = self._clock()
+        if fetch is None or report is None or (now < self._next_tests and not force):
+            return 0
+        self._next_tests = now + self.options.test_poll_interval
+        try:
+            tests = fetch()
+        except OdooError as exc:
+            logger.warning("account tests not fetched from Odoo (asked again later): %s", exc)
+            return 0
+        if not tests:
+            return 0
+        versions = {int(test["account_id"]): test.get("account_version") for test in tests}
+        routes = self._current_routes(versions)
+        results: list[dict[str, Any]] = []
+        for test in tests:
+            route = routes.get(int(test["account_id"]))
+            if route is None:
+                continue  # not loaded yet, or its settings changed again: asked again at the next poll
+            try:
+                check = route.gateway.check()
+            except Exception as exc:  # a test call must never stop the dispatcher
+                logger.warning("test call of account %s failed: %s", route.id, exc)
+                continue
+            base_url = getattr(route.gateway, "base_url", "")
+            verdict = connection_verdict(route.provider, check, base_url)
+            logger.info("test connection of account %s (%s): %s", route.id, route.account.name,
+                        verdict.reason, extra={"worker": self.worker_id})
+            if verdict.ok:
+                with self._failing_lock:
+                    self._failing.pop(route.id, None)
+            results.append({"id": test["id"], "ok": verdict.ok, "account_wide": verdict.account_wide,
+                            "error_code": verdict.code, "reason": verdict.reason})
+        if results:
+            try:
+                report(results)
+            except OdooError as exc:
+                logger.warning("account tests not reported to Odoo (made again later): %s", exc)
+                self._next_tests = min(self._next_tests, now + 5.0)
+        return len(results)
+
+    def _current_routes(self, versions: dict[int, Any]) -> dict[int, Route]:
+        """The routes of these accounts with the settings Odoo names (``health_version``), reloading once."""
+        try:
+            routes = {route.id: route for route in self.accounts.routes()}
+            stale = [i for i, version in versions.items()
+                     if i not in routes or routes[i].raw.get("health_version") != version]
+            if stale and hasattr(self.accounts, "refresh"):
+                self.accounts.refresh()
+                routes = {route.id: route for route in self.accounts.routes()}
+        except (AccountsUnavailable, OdooError) as exc:
+            logger.warning("accounts not loaded for the test calls: %s", exc)
+            return {}
+        return {i: routes[i] for i, version in versions.items()
+                if i in routes and routes[i].raw.get("health_version") == version}
 
     def _give_up(self, job: _Job) -> _Done:
         """A begun message that will not be tried again in this claim: 'retry' (Odoo keeps it queued)."""

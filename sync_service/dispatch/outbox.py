@@ -115,5 +115,13 @@ class OdooOutbox:
         """What test calls said about accounts (``sms.marketing.api.report_account_health``)."""
         return dict(self._call("report_account_health", [dict(result) for result in results]))
 
+    def account_tests(self) -> list[dict[str, Any]]:
+        """The "Test connection" requests waiting in Odoo (``sms.marketing.api.get_account_tests``)."""
+        return list(self._call("get_account_tests"))
+
+    def report_account_tests(self, results: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+        """Their verdicts, in plain words (``sms.marketing.api.report_account_tests``)."""
+        return dict(self._call("report_account_tests", [dict(result) for result in results]))
+
     def provider_accounts(self) -> list[dict[str, Any]]:
         return list(self._call("get_provider_accounts"))

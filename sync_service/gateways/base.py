@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 import requests
 from requests.adapters import HTTPAdapter
 
+from sync_service.core.account_problems import account_refusal
 from sync_service.core.errors import (
     Classification,
     FailureKind,
@@ -313,9 +314,9 @@ class HttpGateway(Gateway):
             return Classification(Outcome.SENT, str(answer.status), "the provider accepts the account")
         if answer.status in (401, 402, 403):
             body = decode_json(answer.body) or {}
-            detail = body.get("message") or body.get("error") or body.get("error-text") or ""
-            return Classification(Outcome.ACCOUNT, str(answer.status),
-                                  f"test call refused: HTTP {answer.status} {detail}".strip())
+            detail = str(body.get("message") or body.get("error") or body.get("error-text") or "")
+            code = str(body.get("code") or answer.status)  # Twilio names its error (20003), the others do not
+            return Classification(Outcome.ACCOUNT, code, account_refusal(self.provider, code, detail))
         return with_retry_after(
             Classification(Outcome.TRANSIENT, str(answer.status), f"test call: HTTP {answer.status}"),
             answer.retry_after,

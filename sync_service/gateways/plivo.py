@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sync_service.core.account_problems import account_refusal
 from sync_service.core.errors import Classification, Outcome, classify_plivo
 from sync_service.gateways.base import (
     INVALID_RESPONSE,
@@ -65,5 +66,5 @@ class PlivoGateway(HttpGateway):
         except (TypeError, ValueError):
             empty = False
         if classification.outcome is Outcome.SENT and empty:
-            return Classification(Outcome.ACCOUNT, "402", "no credit left on the Plivo account")
+            return Classification(Outcome.ACCOUNT, "402", account_refusal("plivo", "402"))
         return classification

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sync_service.core.account_problems import account_refusal
 from sync_service.core.errors import Classification, Outcome, classify_twilio
 from sync_service.gateways.base import (
     INVALID_RESPONSE,
@@ -61,5 +62,5 @@ class TwilioGateway(HttpGateway):
         body = decode_json(answer.body) or {}
         status = str(body.get("status") or "active").lower()
         if classification.outcome is Outcome.SENT and status != "active":
-            return Classification(Outcome.ACCOUNT, "20005", f"the Twilio account is {status}")
+            return Classification(Outcome.ACCOUNT, "20005", account_refusal("twilio", "20005"))
         return classification

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
+from sync_service.core.account_problems import account_refusal
 from sync_service.core.errors import Classification, Outcome, classify_vonage
 from sync_service.core.segments import is_gsm7
 from sync_service.gateways.base import (
@@ -81,5 +82,5 @@ class VonageGateway(HttpGateway):
         except (TypeError, ValueError):
             empty = False
         if classification.outcome is Outcome.SENT and empty:
-            return Classification(Outcome.ACCOUNT, "9", "no credit left on the Vonage account: top up")
+            return Classification(Outcome.ACCOUNT, "9", account_refusal("vonage", "9"))
         return classification

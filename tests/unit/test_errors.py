@@ -78,7 +78,8 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
             401,
             _twilio_error(20003, 401, "Authenticate"),
             None,
-            Classification(Outcome.ACCOUNT, "20003", "Authenticate"),
+            Classification(Outcome.ACCOUNT, "20003", "Twilio refused the credentials: "
+                                                     "check the Account SID and the Auth Token (20003)"),
         ),
         (400, _twilio_error(21408, 400), None, Classification(Outcome.PERMANENT, "21408", "msg")),
         (404, None, None, Classification(Outcome.PERMANENT, "404", "HTTP 404")),
@@ -110,7 +111,8 @@ def test_classify_twilio(
             401,
             {"error": "authentication failed"},
             None,
-            Classification(Outcome.ACCOUNT, "401", "authentication failed"),
+            Classification(Outcome.ACCOUNT, "401",
+                           "Plivo refused the credentials: check the Auth ID and the Auth Token (401)"),
         ),
         (
             429,
@@ -153,17 +155,21 @@ def _vonage(*statuses: str, error_text: str | None = None) -> dict[str, Any]:
         (_vonage("1"), Classification(Outcome.THROTTLED, "1", "throttled")),
         (_vonage("2"), Classification(Outcome.PERMANENT, "2", "missing parameters")),
         (_vonage("3"), Classification(Outcome.PERMANENT, "3", "invalid parameters")),
-        (_vonage("4"), Classification(Outcome.ACCOUNT, "4", "invalid credentials")),
+        (_vonage("4"), Classification(Outcome.ACCOUNT, "4", "Vonage refused the credentials: "
+                                                           "check the API key and the API secret (4)")),
         (_vonage("5"), Classification(Outcome.TRANSIENT, "5", "internal error")),
         (_vonage("6"), Classification(Outcome.PERMANENT, "6", "invalid message (unroutable)")),
         (_vonage("7"), Classification(Outcome.PERMANENT, "7", "number barred")),
-        (_vonage("8"), Classification(Outcome.ACCOUNT, "8", "partner account barred")),
+        (_vonage("8"), Classification(Outcome.ACCOUNT, "8", "Vonage says the account is suspended or closed: "
+                                                           "see the account in Vonage's console (8)")),
         (
             _vonage("9"),
-            Classification(Outcome.ACCOUNT, "9", "partner quota violation (insufficient credit)"),
+            Classification(Outcome.ACCOUNT, "9", "Vonage says the account has no credit left: top it up (9)"),
         ),
         (_vonage("10"), Classification(Outcome.THROTTLED, "10", "too many existing binds")),
-        (_vonage("11"), Classification(Outcome.ACCOUNT, "11", "account not enabled for HTTP")),
+        (_vonage("11"), Classification(Outcome.ACCOUNT, "11", "Vonage has not enabled this account for "
+                                                             "its SMS API: see the account in Vonage's "
+                                                             "console (11)")),
         (_vonage("13"), Classification(Outcome.TRANSIENT, "13", "communication failed")),
         (_vonage("29"), Classification(Outcome.PERMANENT, "29", "non-whitelisted destination")),
         (_vonage("99"), Classification(Outcome.PERMANENT, "99", "Vonage status 99")),

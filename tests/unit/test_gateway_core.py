@@ -142,3 +142,31 @@ def test_libcurl_errors_are_classified_like_the_requests_ones(
 ) -> None:
     classification = classify_curl_error(curl_error)
     assert (classification.outcome, classification.code) == (outcome, code)
+
+
+@pytest.mark.parametrize(
+    ("provider", "status", "payload", "outcome", "code", "reason"),
+    [
+        # Twilio's account resource (https://www.twilio.com/docs/iam/api/account) and its 401 body.
+        ("twilio", 401, {"code": 20003, "message": "Authenticate", "status": 401}, Outcome.ACCOUNT, "20003",
+         "Twilio refused the credentials: check the Account SID and the Auth Token (20003)"),
+        ("twilio", 200, {"sid": "AC1", "status": "suspended"}, Outcome.ACCOUNT, "20005",
+         "Twilio says the account is suspended or closed: see the account in Twilio's console (20005)"),
+        ("twilio", 200, {"sid": "AC1", "status": "active"}, Outcome.SENT, "200",
+         "the provider accepts the account"),
+        ("plivo", 401, {"error": "authentication failed"}, Outcome.ACCOUNT, "401",
+         "Plivo refused the credentials: check the Auth ID and the Auth Token (401)"),
+        ("plivo", 200, {"cash_credits": "0.00000", "auto_recharge": False}, Outcome.ACCOUNT, "402",
+         "Plivo says the account has no credit left: top it up (402)"),
+        ("vonage", 401, {"error-text": "Bad Credentials"}, Outcome.ACCOUNT, "401",
+         "Vonage refused the credentials: check the API key and the API secret (401)"),
+        ("vonage", 200, {"value": 0.0, "autoReload": False}, Outcome.ACCOUNT, "9",
+         "Vonage says the account has no credit left: top it up (9)"),
+        ("vonage", 503, None, Outcome.TRANSIENT, "503", "test call: HTTP 503"),
+    ],
+)
+def test_the_test_call_answer_in_plain_words(
+    provider: str, status: int, payload: Any, outcome: Outcome, code: str, reason: str
+) -> None:
+    verdict = gateway(provider)._check_answer(answer(status, payload))
+    assert (verdict.outcome, verdict.code, verdict.reason) == (outcome, code, reason)
