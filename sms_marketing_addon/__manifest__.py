@@ -28,6 +28,7 @@
         "views/res_config_settings_views.xml",
         "views/sms_provider_account_health_views.xml",
         "views/mailing_mailing_views.xml",
+        "views/sms_mailing_recipient_views.xml",
         "views/sms_flow_views.xml",
     ],
     "demo": ["demo/sms_marketing_demo.xml"],
