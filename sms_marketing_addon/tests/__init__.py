@@ -16,3 +16,4 @@ from . import test_settings
 from . import test_provider_account
 from . import test_provider_account_health
 from . import test_consent_log_immutable
+from . import test_mailing_check
