@@ -85,6 +85,7 @@ class TestMailingCheck(SmsMarketingCase):
         self.assertEqual(rows["Jordan"].country_id, self.us)
         self.assertEqual(rows["Consented"].account_id, self.france_account)
         self.assertEqual(rows["Jordan"].account_id, self.default_account)
+        self.assertEqual(rows["Jordan"].with_user(self.marketer).account_name, "Elsewhere")
         self.assertFalse(rows["Never asked"].account_id, "excluded recipients are not routed")
         # The counts open the recipients with the reason: the action filters by it.
         action = mailing.with_context(sms_reason="no_consent").action_sms_view_recipients()
@@ -139,9 +140,13 @@ class TestMailingCheck(SmsMarketingCase):
 
         rows = self.rows(mailing)
         self.assertEqual(rows["Camille"].segments, 2)
-        self.assertAlmostEqual(rows["Camille"].cost, 0.09)
-        self.assertEqual(rows["Camille"].currency_id, self.eur)
-        self.assertFalse(rows["Jordan"].cost_known)
+        costs = {cost.country_id: cost for cost in
+                 self.env["sms.mailing.cost"].search([("mailing_id", "=", mailing.id)])}
+        self.assertEqual((costs[self.fr].recipients, costs[self.fr].segments, costs[self.fr].account_id),
+                         (2, 4, self.france_account))
+        self.assertAlmostEqual(costs[self.fr].cost, 0.18)
+        self.assertEqual(costs[self.fr].currency_id, self.eur)
+        self.assertFalse(costs[self.us].cost_known)
         self.assertEqual(mailing.sms_preview_segments, 6)
         self.assertAlmostEqual(mailing.sms_preview_cost, 0.18)
         self.assertEqual(mailing.sms_preview_currency_id, self.eur)
@@ -151,12 +156,14 @@ class TestMailingCheck(SmsMarketingCase):
         mailing.action_sms_check_recipients()
         self.assertAlmostEqual(mailing.sms_preview_cost, 0.20)
         self.assertFalse(mailing.sms_preview_cost_note)
-        groups = self.env["sms.mailing.recipient"].read_group(
-            [("mailing_id", "=", mailing.id), ("excluded", "=", False)], ["cost:sum", "segments:sum"],
-            ["country_id", "account_id"], lazy=False)
-        self.assertEqual(sorted((g["country_id"][1], g["account_id"][1], g["segments"], round(g["cost"], 4))
-                                for g in groups),
-                         [("France", "France route", 4, 0.18), ("United States", "Elsewhere", 2, 0.02)])
+        action = mailing.action_sms_view_cost()
+        costs = self.env["sms.mailing.cost"].with_user(self.marketer).search(action["domain"])
+        self.assertEqual(sorted((c.country_id.name, c.account_name, c.recipients, c.segments, round(c.cost, 4))
+                                for c in costs),
+                         [("France", "France route", 2, 4, 0.18), ("United States", "Elsewhere", 1, 2, 0.02)])
+        groups = self.env["sms.mailing.cost"].with_user(self.marketer).read_group(
+            action["domain"], ["cost:sum"], ["account_id"])
+        self.assertEqual(sorted(round(g["cost"], 4) for g in groups), [0.02, 0.18])
 
     def test_capped_recipients_skipped_are_excluded(self):
         self.env["sms.compliance.policy"].search([]).write({
