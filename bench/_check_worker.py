@@ -37,7 +37,7 @@ def main() -> None:
         cr.commit()
         seconds = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_SELF)
-        cr.execute("SELECT reason, count(*) FROM sms_mailing_recipient WHERE mailing_id = %s GROUP BY reason",
+        cr.execute("SELECT reason, count(*) FROM sms_mailing_recipient WHERE mailing_ref = %s GROUP BY reason",
                    [mailing.id])
         reasons = dict(cr.fetchall())
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

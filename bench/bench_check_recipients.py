@@ -10,7 +10,7 @@ worker limits: 120 s of CPU (limit_time_cpu), 120 s real (limit_time_real), 2.5 
 
 The recipients (set up in SQL, not measured): French mobiles, 1 in 20 an American number on one of 20 area
 codes, 1 in 10 without consent, 1 in 50 without a valid number, 1 in 100 in the opt-out register, 1 in 200 a
-duplicate of the number before, 1 in 25 texted within the last hour (frequency cap).
+duplicate of another recipient's number, 1 in 25 texted within the last hour (frequency cap).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def seed(database: str, size: int) -> None:
                     WHEN n % 20 = 3
                     THEN '+1' || ({area_codes})[1 + (n / 20) % 20] || '2'
                          || lpad(((n / 400) % 1000000)::text, 6, '0')
-                    WHEN n % 200 = 4 THEN '+336' || lpad((n - 1)::text, 8, '0')
+                    WHEN n % 200 = 4 THEN '+336' || lpad((n - 10)::text, 8, '0')
                     ELSE '+336' || lpad(n::text, 8, '0') END AS number,
                CASE WHEN n % 20 = 3 THEN 'US' ELSE 'FR' END AS country
           FROM generate_series(1, {size}) AS n;

@@ -81,6 +81,12 @@ class MailingMailing(models.Model):
         self.ensure_one()
         return self.env["sms.mailing.send.confirm"]._open_for(self)
 
+    def unlink(self):
+        # The checked recipients have no foreign key to the mailing (see sms.mailing.recipient): go with it.
+        if self.ids:
+            self.env.cr.execute("DELETE FROM sms_mailing_recipient WHERE mailing_ref IN %s", [tuple(self.ids)])
+        return super().unlink()
+
     # ------------------------------------------------------------------ check
     def action_sms_check_recipients(self):
         """Decide, before sending, what the compliance gate will do with every recipient; keep each recipient
@@ -178,7 +184,7 @@ class MailingMailing(models.Model):
 
         skip_capped = self.sms_cap_action == "skip"
         segments = max(self.sms_segment_count, 1)
-        cr.execute("DELETE FROM sms_mailing_recipient WHERE mailing_id = %s", [self.id])
+        cr.execute("DELETE FROM sms_mailing_recipient WHERE mailing_ref = %s", [self.id])
         cr.execute("DELETE FROM sms_mailing_cost WHERE mailing_id = %s", [self.id])
         cr.execute(SQL(f"""
             WITH decided AS (
@@ -199,7 +205,7 @@ class MailingMailing(models.Model):
                 SELECT d.*, d.reason IN ('now', 'deferred') OR (d.reason = 'capped' AND NOT %(skip)s) AS sends
                   FROM decided d
             )
-            INSERT INTO sms_mailing_recipient (mailing_id, res_id, partner_ref, number, reason, excluded, send_after,
+            INSERT INTO sms_mailing_recipient (mailing_ref, res_id, partner_ref, number, reason, excluded, send_after,
                                                country_ref, account_ref, segments)
             SELECT %(mailing)s, d.res_id, d.dest_partner, d.number, d.reason, NOT d.sends, d.send_after,
                    d.country_id, CASE WHEN d.sends THEN %(route)s END, CASE WHEN d.sends THEN %(segments)s ELSE 0 END
@@ -211,8 +217,9 @@ class MailingMailing(models.Model):
                                           cost, cost_known, create_uid, create_date, write_uid, write_date)
             SELECT r.mailing_id, r.country_ref, r.account_ref, r.recipients, r.segments, pr.price, pr.currency_id,
                    pr.price * r.segments, pr.price IS NOT NULL, %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM (SELECT mailing_id, country_ref, account_ref, count(*) AS recipients, sum(segments) AS segments
-                      FROM sms_mailing_recipient WHERE mailing_id = %(mailing)s AND NOT excluded
+              FROM (SELECT mailing_ref AS mailing_id, country_ref, account_ref, count(*) AS recipients,
+                           sum(segments) AS segments
+                      FROM sms_mailing_recipient WHERE mailing_ref = %(mailing)s AND NOT excluded
                      GROUP BY 1, 2, 3) r
               LEFT JOIN LATERAL (SELECT p.price, p.currency_id FROM sms_provider_account_price p
                                   WHERE p.account_id = r.account_ref
@@ -284,7 +291,7 @@ class MailingMailing(models.Model):
     def _sms_check_summarize(self, now):
         cr = self.env.cr
         cr.execute("""SELECT reason, count(*), sum(segments), min(send_after), max(send_after)
-                        FROM sms_mailing_recipient WHERE mailing_id = %s GROUP BY reason""", [self.id])
+                        FROM sms_mailing_recipient WHERE mailing_ref = %s GROUP BY reason""", [self.id])
         by_reason = {reason: (count, segs, first, last) for reason, count, segs, first, last in cr.fetchall()}
         counts = {reason: by_reason.get(reason, (0,))[0] for reason in
                   ("now", "deferred", "capped", "no_consent", "opted_out", "duplicate", "invalid")}
