@@ -38,10 +38,12 @@ class MailingMailing(models.Model):
                                      help="The latest date a held SMS of this mailing waits for.")
     sms_held_reason = fields.Char(string="Held because", compute="_compute_sms_held",
                                   help="Why most of the held SMS wait (and how many other reasons there are).")
+    sms_soon_count = fields.Integer(string="In queue, not held", compute="_compute_sms_held")
 
     def _compute_sms_held(self):
         sms_mailings = self.filtered(lambda m: m.mailing_type == "sms" and isinstance(m.id, int))
-        (self - sms_mailings).update({"sms_held_count": 0, "sms_held_until": False, "sms_held_reason": False})
+        (self - sms_mailings).update({"sms_held_count": 0, "sms_held_until": False, "sms_held_reason": False,
+                                      "sms_soon_count": 0})
         if not sms_mailings:
             return
         self.env["sms.sms"].flush_model(["mailing_id", "state", "sms_defer_until", "sms_defer_reason"])
@@ -62,6 +64,7 @@ class MailingMailing(models.Model):
             mailing.sms_held_count = sum(count for __, count, __ in reasons)
             mailing.sms_held_until = max((until for *__, until in reasons), default=False)
             mailing.sms_held_reason = reason
+            mailing.sms_soon_count = max(mailing.scheduled - mailing.sms_held_count, 0)
 
     def action_sms_view_held(self):
         """The held SMS of this mailing in the Outbox (managers), else the checked recipients."""
@@ -334,7 +337,7 @@ class MailingMailing(models.Model):
             context[f"search_default_reason_{reason}"] = 1
         return {
             "type": "ir.actions.act_window", "name": _("Recipients of %s", self.subject or self.display_name),
-            "res_model": "sms.mailing.recipient", "view_mode": "list,pivot,graph",
+            "res_model": "sms.mailing.recipient", "view_mode": "list,graph",
             "domain": [("mailing_id", "=", self.id)], "context": context,
         }
 

@@ -128,6 +128,7 @@ class TestMailingCheck(SmsMarketingCase):
         self.assertEqual(mailing.sms_held_count, 1)
         self.assertAlmostEqual(mailing.sms_held_until, expected, delta=timedelta(minutes=1))
         self.assertIn("Outside sending hours: Tomorrow only", mailing.sms_held_reason)
+        self.assertEqual(mailing.sms_soon_count, 0, "nothing else waits: no 'will be sent soon'")
 
     def test_cost_per_country_and_account_unknown_without_price(self):
         self.env["sms.compliance.policy"].search([]).write({
