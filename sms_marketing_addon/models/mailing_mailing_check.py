@@ -130,18 +130,16 @@ class MailingMailing(models.Model):
             CREATE TEMP TABLE smsm_chk AS
             SELECT r.res_id, r.number, COALESCE(r.valid, FALSE) AND r.number IS NOT NULL AS valid,
                    b.number IS NOT NULL AS blacklisted,
-                   CASE WHEN r.res_id = f.first THEN 1 ELSE 2 END AS rank,
+                   row_number() OVER (PARTITION BY r.number ORDER BY r.res_id) AS rank,
                    c.id AS consent_partner, COALESCE(r.partner_id, c.id) AS dest_partner,
                    CASE WHEN h.size = 0 THEN r.number ELSE left(r.number, h.size + 1) END AS gkey,
                    COALESCE(p.tz, '') AS tz, COALESCE(co.code, '') AS ccode, COALESCE(st.code, '') AS scode
               FROM smsm_rcpt r
               LEFT JOIN (SELECT DISTINCT number FROM phone_blacklist WHERE active) b ON b.number = r.number
-              LEFT JOIN (SELECT number, min(res_id) AS first FROM smsm_rcpt GROUP BY number) f
-                     ON f.number = r.number
-              LEFT JOIN (SELECT sms_number, min(id) AS id FROM res_partner
+              LEFT JOIN (SELECT DISTINCT ON (sms_number) sms_number, id FROM res_partner
                           WHERE sms_consent_state = 'opted_in' AND sms_number_valid AND sms_number_rejected IS NULL
                             AND sms_number IN (SELECT number FROM smsm_rcpt)
-                          GROUP BY sms_number) c ON c.sms_number = r.number
+                          ORDER BY sms_number, id) c ON c.sms_number = r.number
               LEFT JOIN smsm_head h ON h.head = left(r.number, 5)
               LEFT JOIN res_partner p ON p.id = COALESCE(r.partner_id, c.id)
               LEFT JOIN res_country co ON co.id = p.country_id
