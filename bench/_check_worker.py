@@ -37,8 +37,8 @@ def main() -> None:
         cr.commit()
         seconds = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_SELF)
-        cr.execute("SELECT reason, count(*) FROM sms_mailing_recipient WHERE mailing_ref = %s GROUP BY reason",
-                   [mailing.id])
+        cr.execute("SELECT reason, count(*) FROM sms_mailing_recipient WHERE mailing_ref = %s "
+                   "GROUP BY reason", [mailing.id])
         reasons = dict(cr.fetchall())
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     print(json.dumps({"size": size, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),

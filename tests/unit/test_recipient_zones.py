@@ -280,7 +280,8 @@ def test_numbers_with_one_zone_key_resolve_alike():
 
     by_key: dict[str, set] = {}
     for region in phonenumbers.SUPPORTED_REGIONS:
-        for kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        kinds = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        for kind in kinds:
             example = phonenumbers.example_number_for_type(region, kind)
             if not example:
                 continue
