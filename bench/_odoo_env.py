@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 ODOO_SRC = Path(os.environ.get("ODOO_SRC", "/opt/odoo18"))
-CONF = ROOT / ".venv" / "odoo-test.conf"
+CONF = Path(os.environ.get("SMSM_ODOO_CONF") or ROOT / ".venv" / "odoo-test.conf")
 
 
 def sh(*cmd: str, quiet: bool = True) -> None:

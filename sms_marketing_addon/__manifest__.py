@@ -30,6 +30,7 @@
         "views/sms_provider_account_health_views.xml",
         "views/sms_provider_account_test_views.xml",
         "views/mailing_mailing_views.xml",
+        "views/sms_mailing_recipient_views.xml",
         "views/sms_flow_views.xml",
         "views/discuss_channel_views.xml",
         "views/sms_survey_views.xml",

@@ -42,3 +42,6 @@ from . import res_lang
 from . import sms_sms_outbox
 from . import res_config_settings
 from . import sms_survey
+from . import sms_mailing_recipient
+from . import sms_provider_account_price
+from . import mailing_mailing_check

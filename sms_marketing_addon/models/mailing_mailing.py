@@ -1,6 +1,5 @@
 import logging
 import threading
-from datetime import timedelta
 
 from odoo import _, fields, models
 from odoo.tools import SQL, split_every
@@ -62,57 +61,6 @@ class MailingMailing(models.Model):
             mailing.sms_deferred_count = deferred.get(mailing.id, 0)
             mailing.sms_segments_total = segments.get(mailing.id, 0)
             mailing.sms_optout_after_count = opted_out.get(mailing.id, 0)
-
-    def action_sms_check_recipients(self):
-        """Count, before sending, the recipients the compliance gate will exclude or defer, and why."""
-        Sms = self.env["sms.sms"]
-        Policy = self.env["sms.compliance.policy"]
-        now = fields.Datetime.now()
-        for mailing in self.filtered(lambda m: m.mailing_type == "sms"):
-            res_ids = mailing._get_remaining_recipients()
-            counts = dict.fromkeys(("invalid", "opted_out", "no_consent", "capped", "now", "deferred"), 0)
-            numbers = []
-            for chunk in split_every(QUEUE_CHUNK, res_ids, list):
-                records = self.env[mailing.mailing_model_real].browse(chunk)
-                if records._name == "res.partner":
-                    records.fetch(["sms_number"])
-                    numbers += [p.sms_number for p in records]
-                else:
-                    info = records._sms_get_recipients_info()
-                    numbers += [info[r]["sanitized"] for r in chunk]
-                self.env.invalidate_all()
-            valid = [n for n in numbers if n]
-            counts["invalid"] = len(numbers) - len(valid)
-            blacklisted = set(self.env["phone.blacklist"].sudo().search([("number", "in", valid)]).mapped("number"))
-            consenting = {}
-            for partner in self.env["res.partner"].sudo().search([("sms_number", "in", valid),
-                                                                  ("sms_may_receive_marketing", "=", True)]):
-                consenting.setdefault(partner.sms_number, partner)
-            recent = Sms._sms_recent_marketing_counts(valid, now)
-            window_open, countries = {}, {}
-            for number in valid:
-                if number in blacklisted:
-                    counts["opted_out"] += 1
-                    continue
-                partner = consenting.get(number)
-                if not partner:
-                    counts["no_consent"] += 1
-                    continue
-                country, state, resolution = Sms._sms_destination(number, partner, countries)
-                policy = Policy._for_destination(country, state, now)
-                if policy.cap_count and len([t for t in recent.get(number, [])
-                                             if t > now - timedelta(hours=policy.cap_hours)]) >= policy.cap_count:
-                    counts["capped"] += 1
-                    continue
-                key = (policy.id, resolution.zones)
-                if key not in window_open:
-                    window_open[key] = policy._next_allowed(now, resolution.zones) == now
-                counts["now" if window_open[key] else "deferred"] += 1
-            mailing.write({
-                "sms_preview_date": now, "sms_preview_total": len(numbers),
-                **{f"sms_preview_{name}": value for name, value in counts.items()},
-            })
-        return True
 
     def action_view_sms_sent(self):
         self.ensure_one()

@@ -26,7 +26,7 @@ DEFAULT_BASE_URLS = {
 
 # What an SMS Marketing manager who is not a system administrator may change on an account: nothing that decides
 # where a credential or a message goes (provider, base URL, credentials, sender, routing, test mode).
-MANAGER_WRITABLE_FIELDS = frozenset({"name", "messages_per_second"})
+MANAGER_WRITABLE_FIELDS = frozenset({"name", "messages_per_second", "price_ids"})
 LOOPBACK_HOSTS = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -147,6 +147,11 @@ class SmsProviderAccount(models.Model):
         help="Comma-separated calling-code prefixes this account serves, e.g. '33,32' or '1'. Longest match wins."
     )
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+    price_ids = fields.One2many(
+        "sms.provider.account.price", "account_id", string="Prices per segment",
+        help="What the provider charges per segment, by destination country: the cost estimate of a campaign. "
+        "No price: the cost shows as unknown.",
+    )
     user_can_redirect = fields.Boolean(string="May redirect", compute="_compute_user_can_redirect",
                                        help="The current user may change where this account sends (administrator).")
 
@@ -318,7 +323,7 @@ class SmsProviderAccount(models.Model):
             labels = sorted(self._fields[name].string for name in field_names if name in self._fields)
             raise AccessError(_(
                 "Only system administrators may create gateway accounts or change where they send credentials "
-                "and messages (%(fields)s). SMS Marketing managers may change the name and the rate.",
+                "and messages (%(fields)s). SMS Marketing managers may change the name, the rate and the prices.",
                 fields=", ".join(labels) or ", ".join(sorted(field_names)),
             ))
 

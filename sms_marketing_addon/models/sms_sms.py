@@ -74,10 +74,15 @@ class SmsSms(models.Model):
         """(country, state, resolution) of a destination: the number's country, the state whose rules apply
         (the contact's, else the area code's) and the time zones the recipient may be in
         (`tools.recipient_zones.resolve`). `countries` caches the look-ups of one batch."""
+        return self._sms_destination_of(number, partner.tz, partner.country_id.code, partner.state_id.code,
+                                        countries)
+
+    @api.model
+    def _sms_destination_of(self, number, tz, country_code, state_code, countries=None):
+        """`_sms_destination` from the contact's zone, country code and state code."""
         countries = {} if countries is None else countries
         resolution = recipient_zones.resolve(
-            number, partner.tz, partner.country_id.code, partner.state_id.code,
-            default_tz=self.env.company.partner_id.tz,
+            number, tz, country_code, state_code, default_tz=self.env.company.partner_id.tz,
         )
         key = (resolution.region, resolution.state)
         if key not in countries:

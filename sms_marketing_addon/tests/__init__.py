@@ -20,3 +20,4 @@ from . import test_conversation
 from . import test_consent_texts
 from . import test_flow_triggers
 from . import test_odoo_paths
+from . import test_mailing_check

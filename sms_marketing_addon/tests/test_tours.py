@@ -34,7 +34,7 @@ class TestSmsMarketingTours(HttpCase):
 
         ``odoo-bin`` pregenerates bundles (committed) before HTTP tests; pytest-odoo does not, so each
         browser would rebuild them inside its test's savepoint. Built here, in the class transaction,
-        they are shared by the four tours. Backend bundles carry no website, frontend ones the website's.
+        they are shared by the tours. Backend bundles carry no website, frontend ones the website's.
         """
         for website_id, js_bundles, css_bundles in [
             (False, ["web.assets_web", "web.assets_tests", "web.assets_backend_lazy", "web.chartjs_lib",
@@ -185,3 +185,21 @@ class TestSmsMarketingTours(HttpCase):
 
     def test_settings_search_sms(self):
         self.start_tour("/odoo/settings", "sms_marketing_settings", login="admin")
+
+    def test_send_confirmation(self):
+        self.env["sms.compliance.policy"].search([]).write({
+            "hour_start": 0, "hour_end": 24, "day_mon": True, "day_tue": True, "day_wed": True, "day_thu": True,
+            "day_fri": True, "day_sat": True, "day_sun": True})
+        consented = self.Partner.create({"name": "Camille Tour", "mobile": "06 12 34 56 78", "country_id": self.fr.id})
+        consented._sms_opt_in("agent", note="tour")
+        never = self.Partner.create({"name": "Never asked", "mobile": "06 12 34 56 79", "country_id": self.fr.id})
+        mailing = self.env["mailing.mailing"].create({
+            "mailing_type": "sms", "sms_subject": "Send decision tour", "body_plaintext": "Hello from the tour",
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+            "mailing_domain": repr([("id", "in", (consented | never).ids)]),
+        })
+        self.start_tour(f"/odoo/sms-marketing/{mailing.id}", "sms_marketing_send_confirmation",
+                        login=self.marketer.login)
+
+        self.assertEqual(mailing.state, "in_queue")
+        self.assertEqual((mailing.sms_preview_now, mailing.sms_preview_no_consent), (1, 1))

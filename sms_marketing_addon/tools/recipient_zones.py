@@ -180,6 +180,43 @@ def resolve(
     return Resolution((fallback,), region, state, SOURCE_FALLBACK)
 
 
+@functools.cache
+def _zone_key_digits(head: str) -> int:
+    """How many leading digits of a valid E.164 number starting with `head` (its first 4 digits) decide what
+    `number_zones` gives, or 0 when only the whole number does. Exact by construction:
+
+    - a country code of one region, for which neither libphonenumber's time zone data nor the prefix table
+      has a longer prefix: every valid number of it gets the same region and zones (its code's);
+    - a NANP area code of the prefix table: the table's row decides (region and zones by area code);
+    - anything else (several regions on one code, zones by longer prefixes): the whole number.
+    """
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    for size in (1, 2, 3):
+        code = head[:size]
+        if code.isdigit() and int(code) in COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return 0
+    if code == "1":
+        return 4 if head[:4] in prefix_table() else 0
+    if len(COUNTRY_CODE_TO_REGION_CODE[int(code)]) > 1:
+        return 0
+    longer = any(key.startswith(code) and key != code for key in (*TIMEZONE_DATA, *prefix_table()))
+    return 0 if longer else len(code)
+
+
+def zone_key(number: str) -> str:
+    """The leading part of a valid E.164 number that decides its region and zones (`number_zones`): numbers
+    with the same key (and the same contact zone, country and state) resolve alike, so a campaign's
+    recipients can be grouped by it and each group resolved once. The whole number when nothing shorter is
+    safe."""
+    digits = (number or "").lstrip("+")
+    size = _zone_key_digits(digits[:4])
+    return "+" + digits[:size] if size else number
+
+
 # ---------------------------------------------------------------------------------------------- windows
 @dataclass(frozen=True)
 class Window:

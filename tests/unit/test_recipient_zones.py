@@ -253,3 +253,43 @@ def test_next_allowed_all_with_different_windows_per_zone():
         datetime(2026, 12, 21, 9, 0), {"Indian/Reunion": reunion, "Europe/Paris": paris}
     )
     assert got == datetime(2026, 12, 22, 7, 0)
+
+
+# ---------------------------------------------------------------------------------------------- zone keys
+@pytest.mark.parametrize(
+    ("number", "key"),
+    [
+        ("+33612345678", "+33"),  # one region, one zone list for the whole code
+        ("+4915112345678", "+49"),
+        ("+12015550123", "+1201"),  # a NANP area code of the prefix table
+        ("+61412345678", "+61412345678"),  # Australia: zones by longer prefixes, the whole number
+        ("+447400123456", "+447400123456"),  # +44: GB, Guernsey, Jersey, Isle of Man
+        ("+262692123456", "+262692123456"),  # +262: Réunion and Mayotte
+        ("+79123456789", "+79123456789"),  # +7: Russia and Kazakhstan
+    ],
+)
+def test_zone_key(number, key):
+    assert rz.zone_key(number) == key
+
+
+def test_numbers_with_one_zone_key_resolve_alike():
+    """Over libphonenumber's example numbers of every region and type, plus neighbours of each: two valid
+    numbers with the same key get the same region, state and zones (what grouping by the key relies on)."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType
+
+    by_key: dict[str, set] = {}
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        kinds = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        for kind in kinds:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if not example:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            for last in "0379":
+                candidate = phonenumbers.parse(e164[:-1] + last, None)
+                if phonenumbers.is_valid_number(candidate):
+                    key = rz.zone_key(e164[:-1] + last)
+                    by_key.setdefault(key, set()).add(rz.number_zones(candidate))
+    assert len(by_key) > 100
+    assert {key: zones for key, zones in by_key.items() if len(zones) > 1} == {}
