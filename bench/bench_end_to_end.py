@@ -184,19 +184,22 @@ def psql(database: str, sql: str) -> str:
 
 def seed_contacts(database: str, size: int, tag: str) -> None:
     """`size` opted-in contacts with valid mobiles, half in France, half in the United States (New York
-    numbers), written in SQL (set-up, not measured)."""
+    numbers), written in SQL (set-up, not measured). Numbers never used before in this database: a contact
+    who received an SMS of an earlier run would be held by the frequency cap."""
     half = size // 2
+    base = int(psql(database, "SELECT COALESCE(max(id), 0) FROM res_partner"))
     psql(database, f"""
         INSERT INTO res_partner (name, mobile, country_id, sms_number, sms_number_valid, sms_consent_state,
                                  active, type, autopost_bills, create_date, write_date)
-        SELECT '{tag} FR ' || n, '+336' || lpad(n::text, 8, '0'),
-               (SELECT id FROM res_country WHERE code = 'FR'), '+336' || lpad(n::text, 8, '0'),
+        SELECT '{tag} FR ' || n, '+336' || lpad((n + {base})::text, 8, '0'),
+               (SELECT id FROM res_country WHERE code = 'FR'), '+336' || lpad((n + {base})::text, 8, '0'),
                TRUE, 'opted_in', TRUE, 'contact', 'ask', now(), now()
           FROM generate_series(1, {half}) AS n;
         INSERT INTO res_partner (name, mobile, country_id, sms_number, sms_number_valid, sms_consent_state,
                                  active, type, autopost_bills, create_date, write_date)
-        SELECT '{tag} US ' || n, '+1212' || lpad((2000000 + n)::text, 7, '0'),
-               (SELECT id FROM res_country WHERE code = 'US'), '+1212' || lpad((2000000 + n)::text, 7, '0'),
+        SELECT '{tag} US ' || n, '+1212' || lpad((n + {base + 2000000})::text, 7, '0'),
+               (SELECT id FROM res_country WHERE code = 'US'),
+               '+1212' || lpad((n + {base + 2000000})::text, 7, '0'),
                TRUE, 'opted_in', TRUE, 'contact', 'ask', now(), now()
           FROM generate_series(1, {size - half}) AS n;""")
 
