@@ -346,8 +346,8 @@ PHASES = {  # (model, method): phase; methods of the final registry class, wrapp
 }
 
 
-def profile(database: str, config: Path, batches: int,
-            batch_size: int) -> tuple[dict[str, float], float, int]:
+def profile(database: str, config: Path, batches: int, batch_size: int,
+            verbose: bool = False) -> tuple[dict[str, float], float, int]:
     """Claim and report `batches` batches of queued marketing SMS in this process, with a clock per phase;
     ({phase: seconds}, total seconds, SMS)."""
     import odoo
@@ -359,6 +359,20 @@ def profile(database: str, config: Path, batches: int,
     stack = contextlib.ExitStack()
     stack.enter_context(patched(odoo.sql_db.Cursor, "execute",
                                 lambda f: clock.wrap("SQL (PostgreSQL + driver)", f)))
+    statements: dict[str, float] = defaultdict(float)
+
+    def by_statement(execute: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(cursor: Any, query: Any, params: Any = None, log_exceptions: bool = True) -> Any:
+            started = time.perf_counter()
+            try:
+                return execute(cursor, query, params, log_exceptions)
+            finally:
+                text = " ".join(str(getattr(query, "code", query)).split())
+                statements[re.sub(r"%s(, %s)*", "?", text)[:90]] += time.perf_counter() - started
+        return timed
+
+    if verbose:
+        stack.enter_context(patched(odoo.sql_db.Cursor, "execute", by_statement))
     for (model, method), phase in PHASES.items():
         cls = registry[model]
         if hasattr(cls, method):
@@ -378,6 +392,9 @@ def profile(database: str, config: Path, batches: int,
                 cr.commit()
                 total += time.perf_counter() - started
                 count += len(claim["messages"])
+    if verbose:
+        for text, seconds in sorted(statements.items(), key=lambda item: -item[1])[:15]:
+            print(f"  SQL {seconds * 1000 / max(count, 1):6.3f} ms/SMS  {text}")
     return dict(clock.spent), total, count
 
 
@@ -419,6 +436,9 @@ def main() -> int:
                         help="simulator threads posting status callbacks to the replicas during the run")
     parser.add_argument("--db", help="an existing database with the addon (default: a new one)")
     parser.add_argument("--skip-dispatcher", action="store_true")
+    parser.add_argument("--only-profile", action="store_true",
+                        help="only the in-process profile (on --db, as an earlier run left it)")
+    parser.add_argument("--sql", action="store_true", help="the profile's 15 costliest SQL statements")
     parser.add_argument("--skip-webhooks", action="store_true")
     parser.add_argument("--kinds", nargs="+", default=["transactional", "marketing"],
                         choices=["transactional", "marketing"])
@@ -431,6 +451,8 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at start; "
           f"Odoo --workers {args.odoo_workers}, {args.replicas} sms-sync replica(s), PostgreSQL store; "
           f"run directory {run_dir}", flush=True)
+    if args.only_profile:
+        return profile_run(database, config, args)
     if not args.db or not database_exists(database):
         print(f"creating {database} from the test template (a minute or two)...", flush=True)
         create_database(database, config, run_dir / "odoo-data", run_dir / "install.log")
@@ -504,12 +526,16 @@ def main() -> int:
         odoo_proc.stop()
         sim.stop()
         store.destroy()
+    return profile_run(database, config, args)
+
+
+def profile_run(database: str, config: Path, args: argparse.Namespace) -> int:
     if args.profile_batches:
         tag = f"Prof{uuid.uuid4().hex[:6]}"
         size = args.profile_batches * 500
         seed_contacts(database, size, tag)
         rpc_free = _queue_in_process(database, config, tag)
-        spent, total, count = profile(database, config, args.profile_batches, 500)
+        spent, total, count = profile(database, config, args.profile_batches, 500, args.sql)
         print(f"(profile mailing of {size:,} queued in {rpc_free:.1f} s)")
         print_profile(spent, total, count)
     load = os.getloadavg()
