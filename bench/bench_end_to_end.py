@@ -341,12 +341,15 @@ PHASES = {  # (model, method): phase; methods of the final registry class, wrapp
     ("sms.sms", "_sms_decorate_batch"): "decoration",
     ("sms.provider.account", "_route"): "routing",
     ("sms.provider.account", "_serving"): "routing",
-    ("sms.sms", "write"): "writes (ORM)",
-    ("sms.provider.message", "create"): "writes (ORM)",
-    ("sms.tracker", "_action_update_from_sms_state"): "writes (ORM)",
-    ("mail.message", "_notify_message_notification_update"): "writes (ORM)",
-    ("sms.sms", "flush_model"): "writes (ORM)",
-    ("sms.sms", "_flush"): "writes (ORM)",
+    ("sms.sms", "write"): "writes: SMS (ORM)",
+    ("sms.sms", "_sms_write_bodies"): "writes: SMS (ORM)",
+    ("sms.provider.message", "create"): "writes: sent register (ORM)",
+    ("sms.tracker", "_action_update_from_sms_state"): "writes: traces (ORM)",
+    ("mailing.trace", "write"): "writes: traces (ORM)",
+    ("mail.message", "_notify_message_notification_update"): "writes: notifications (ORM)",
+    ("sms.sms", "_flush"): "writes: flush (ORM)",
+    ("sms.provider.message", "_flush"): "writes: flush (ORM)",
+    ("mailing.trace", "_flush"): "writes: flush (ORM)",
 }
 
 
