@@ -507,19 +507,23 @@ def main() -> int:
             rates[kind] = end_to_end(ctx, kind, args.messages)
             print(f"end to end, {kind}: {args.messages:,} SMS, {rates[kind]:,.0f} msg/s (first to last "
                   f"accepted by the provider), none twice", flush=True)
+        time.sleep(5.0)  # the simulator's last status callbacks, before the replicas stop
+        callbacks, answered = sim.ask("callbacks")
+        print(f"  status callbacks the simulator posted to the replicas during the runs: {callbacks:,} "
+              f"({answered:,} answered 200, the others refused or timed out, as a provider would retry)",
+              flush=True)
         for service in services:
             service.terminate()
-        callbacks, answered = sim.ask("callbacks")
-        print(f"  status callbacks posted to the replicas during the runs: {callbacks:,} ({answered:,} "
-              f"answered 200)", flush=True)
         e2e = rates.get("marketing") or rates.get("transactional") or 0.0
         if not args.skip_dispatcher:
             sim.ask("reset")
             dispatcher_store = store.create_database(f"sync_disp_{uuid.uuid4().hex[:6]}")
-            own, sent = dispatcher_rate(sim, dispatcher_store, args.messages, args.replicas,
-                                        int(SERVICE_SETTINGS["concurrency"]))
+            own, _reports = dispatcher_rate(sim, dispatcher_store, args.messages, args.replicas,
+                                            int(SERVICE_SETTINGS["concurrency"]))
+            received, most = sim.ask("stats")
             print(f"dispatcher's own send path ({args.replicas} process(es), in-memory outbox, same store "
-                  f"server): {own:,.0f} msg/s ({sent:,} of {args.messages:,} sent)", flush=True)
+                  f"server): {own:,.0f} msg/s ({received:,} keys at the simulator, at most {most}x each)",
+                  flush=True)
             for kind, rate in rates.items():
                 share = rate / own
                 met = rate >= TARGET_RATE and share >= TARGET_SHARE
