@@ -59,6 +59,19 @@ class TestMailingQueue(SmsMarketingCase):
         sent = self.env["sms.sms"].search([("mailing_id", "=", mailing.id), ("state", "=", "outgoing")])
         self.assertEqual(sorted(sent.mapped("number")), ["+33633333333", "+33644444444"])
 
+    def test_remaining_recipients_are_odoos_in_one_query(self):
+        """The recipients left to queue: Odoo's answer (same ids, same order), without an IN list of them all."""
+        from odoo.addons.mass_mailing.models.mailing import MassMailing
+
+        partners = [self.make_partner(f"06 55 55 55 5{i}", name=f"Remaining {name}")
+                    for i, name in enumerate(["Zoé", "Adèle", "Marc", "Adèle"])]
+        mailing = self.make_mailing("Bonjour", mailing_domain=repr([("name", "=like", "Remaining %")]))
+        self.assertEqual(mailing._get_remaining_recipients(), MassMailing._get_remaining_recipients(mailing))
+        mailing.action_send_sms(res_ids=partners[2].ids)
+        remaining = mailing._get_remaining_recipients()
+        self.assertEqual(remaining, MassMailing._get_remaining_recipients(mailing))
+        self.assertEqual(sorted(remaining), sorted(p.id for p in partners if p != partners[2]))
+
     def test_25000_consented_contacts_queue_completely(self):
         count = 25000
         france = self.fr.id
