@@ -15,4 +15,4 @@ class MailingTrace(models.Model):
         super().init()
         # Which of these recipients did the mailing already reach: once per chunk of a mailing being queued
         # (sms.composer._sms_seen_record_ids), a few thousand index probes instead of every trace of the mailing.
-        create_index(self.env.cr, "mailing_trace_mailing_res_id_index", self._table, ["mass_mailing_id", "res_id"])
+        create_index(self.env.cr, "mailing_trace_res_id_mailing_index", self._table, ["res_id", "mass_mailing_id"])
