@@ -237,21 +237,22 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         if missing_number:
             missing_number._sms_cancel("sms_number_missing")
             to_send -= missing_number
-        by_account, moved = {}, {}
+        by_account, moved = {}, {}  # ids in lists while routing (a recordset union per SMS costs the square)
+        routable = accounts - moving
         for sms in to_send:
             current = sms.sms_account_id
             if current and current in accounts and current not in moving:
                 account = current
             elif current:  # archived, deleted or failing for too long: the next account serving the destination
                 account = Account._serving(sms.number, working) or (
-                    Account._route(sms.number, accounts - moving) if current not in accounts else current)
+                    Account._route(sms.number, routable) if current not in accounts else current)
                 if account and account != current:
-                    moved.setdefault((current, account), Sms.browse())
-                    moved[(current, account)] |= sms
+                    moved.setdefault((current, account), []).append(sms.id)
             else:
-                account = Account._route(sms.number, accounts - moving)
-            by_account.setdefault(account, Sms.browse())
-            by_account[account] |= sms
+                account = Account._route(sms.number, routable)
+            by_account.setdefault(account, []).append(sms.id)
+        by_account = {account: Sms.browse(ids) for account, ids in by_account.items()}
+        moved = {pair: Sms.browse(ids) for pair, ids in moved.items()}
         for (old, new), records in moved.items():
             why = _("failing since %s", old._health()[:1].failing_since) if old in moving else _("archived")
             records.write({"sms_last_error": _("Moved from gateway account %(old)s (%(why)s) to %(new)s",
@@ -305,10 +306,10 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         already = set(ProviderMessage.search([("sms_uuid", "in", list(by_key))]).mapped("sms_uuid"))
         now = self.env.cr.now()
         updated = 0
-        sent_sms = Sms.browse()
+        sent_ids = []  # ids in lists while the loop runs (a recordset union per SMS costs the square)
         accepted = []
         succeeded, errors = set(), {}  # account health: accounts that sent, {account: (reason, failing version)}
-        held_sms = Sms.browse()
+        held_ids = []
         for sms in all_sms:
             result = by_key[sms.uuid]
             outcome = result.get("outcome")
@@ -318,7 +319,7 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                     accepted.append(self._provider_message_vals(
                         sms, result.get("provider_message_id") or False, int(result.get("segments") or 1), now))
                 if sms.state in ("outgoing", "process"):
-                    sent_sms |= sms
+                    sent_ids.append(sms.id)
                 succeeded.add(sms.sms_account_id)
             elif sms.uuid in already:
                 # A provider already accepted this SMS: a late failure or retry report must not undo that.
@@ -331,7 +332,7 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                 if account and (current or not result.get("account_version")):
                     errors[account] = (reason, account._health_version())
                     held = {"sms_defer_until": False}
-                    held_sms |= sms
+                    held_ids.append(sms.id)
                 else:  # seen with settings changed since: try again soon with the new ones
                     held = {"sms_defer_until": now + timedelta(seconds=float(result.get("retry_after") or 30)),
                             "sms_defer_reason": _("provider: %s", reason)}
@@ -363,6 +364,7 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             else:
                 raise UserError(_("Unknown outcome %(outcome)r for SMS %(key)s", outcome=outcome, key=sms.uuid))
             updated += 1
+        sent_sms, held_sms = Sms.browse(sent_ids), Sms.browse(held_ids)
         self._record_account_health(succeeded, errors, now.replace(tzinfo=None))
         self.env["sms.provider.account.test"]._record_sms_results(by_key)
         for account in held_sms.sms_account_id:

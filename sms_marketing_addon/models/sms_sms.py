@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
+from odoo.tools.sql import create_index
 
 from ..tools import recipient_zones
 
@@ -47,10 +48,17 @@ class SmsSms(models.Model):
     sms_defer_until = fields.Datetime(string="Deferred until", index="btree_not_null", copy=False)
     sms_defer_reason = fields.Char(string="Deferred because", copy=False)
     sms_claim_worker = fields.Char(string="Claimed by", copy=False)
-    sms_claim_expires = fields.Datetime(string="Claim expires", copy=False)
+    # Indexed where set (the SMS out right now): the gate's frequency-cap look-up counts them per number.
+    sms_claim_expires = fields.Datetime(string="Claim expires", copy=False, index="btree_not_null")
     sms_attempts = fields.Integer(string="Send attempts", copy=False)
     sms_last_error = fields.Char(string="Last provider error", copy=False)
     sms_account_id = fields.Many2one("sms.provider.account", string="Gateway account", copy=False)
+
+    def init(self):
+        super().init()
+        # claim_batch takes the first queued SMS by id: without it, every claim walks past the SMS already sent
+        # (kept until Odoo's clean-up) from the start of the table, a cost that grows with the campaign.
+        create_index(self.env.cr, "sms_sms_outgoing_id_index", self._table, ["id"], where="state = 'outgoing'")
 
     @api.depends("mailing_id")
     def _compute_sms_kind(self):
@@ -116,15 +124,21 @@ class SmsSms(models.Model):
         frequency caps; decorate marketing bodies with the brand and the opt-out footer. Writes the outcome."""
         Partner = self.env["res.partner"].sudo().with_context(active_test=False)
         numbers = list({sms.number for sms in self if sms.number})
-        blacklisted = set(self.env["phone.blacklist"].sudo().search([("number", "in", numbers)]).mapped("number"))
+        # One query for the batch, on the register's unique index: the ORM search would parse every number
+        # again (its domain sanitizes), and only numbers spelled as the register keeps them can match below.
+        self.env["phone.blacklist"].flush_model(["number", "active"])
+        blacklisted = {row[0] for row in self.env.execute_query(SQL(
+            "SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)", numbers))}
         consenting = {}
         for partner in Partner.search([("sms_number", "in", numbers)]):
             if partner.sms_consent_state == "opted_in" and partner.sms_number_valid and not partner.sms_number_rejected:
                 consenting.setdefault(partner.sms_number, partner)
         recent = self._sms_recent_marketing_counts(numbers, now)
         Policy = self.env["sms.compliance.policy"]
-        to_send, deferred, canceled = self.browse(), self.browse(), {}
-        planned, countries, policies, held = {}, {}, {}, {}
+        # Ids in lists while the loop runs (a recordset union per SMS costs the square of the batch).
+        to_send, deferred, canceled, capped = [], [], {}, {}
+        planned, countries, policies, held, allowed = {}, {}, {}, {}, {}
+        decorations = {"bodies": {}}  # the batch's look-ups for the decoration, and the bodies it changed
         all_policies = Policy.sudo().search([])
         ruled = set(all_policies.country_id.ids) | set(all_policies.territory_ids.ids)  # countries with own rules
         for sms in self:
@@ -135,26 +149,26 @@ class SmsSms(models.Model):
                 policies[key] = Policy._for_destination(country, state, now, all_policies)
             policy = policies[key]
             if sms.sms_kind == "consent":
-                to_send |= sms
+                to_send.append(sms.id)
                 continue
             if sms.number in blacklisted and (sms.sms_kind == "marketing" or policy.transactional_blocked_by_optout):
-                canceled.setdefault("sms_blacklist", self.browse())
-                canceled["sms_blacklist"] |= sms
+                canceled.setdefault("sms_blacklist", []).append(sms.id)
                 continue
             if sms.sms_kind != "marketing":
-                to_send |= sms
+                to_send.append(sms.id)
                 continue
             if sms.number not in consenting:
-                canceled.setdefault("sms_no_consent", self.browse())
-                canceled["sms_no_consent"] |= sms
+                canceled.setdefault("sms_no_consent", []).append(sms.id)
                 continue
-            allowed_at = policy._next_allowed(now, resolution.zones)
+            if (policy, resolution.zones) not in allowed:  # one look-up per rule and zones, not per SMS
+                allowed[(policy, resolution.zones)] = policy._next_allowed(now, resolution.zones)
+            allowed_at = allowed[(policy, resolution.zones)]
             if allowed_at is None or allowed_at > now:
                 hold = (allowed_at or now + timedelta(days=1), policy, resolution.zones, resolution.source)
                 if hold not in held:
-                    held[hold] = (self._sms_hours_reason(policy, resolution), self.browse())
-                held[hold] = (held[hold][0], held[hold][1] | sms)
-                deferred |= sms
+                    held[hold] = (self._sms_hours_reason(policy, resolution), [])
+                held[hold][1].append(sms.id)
+                deferred.append(sms.id)
                 continue
             if policy.cap_count:
                 window = timedelta(hours=policy.cap_hours)
@@ -162,19 +176,23 @@ class SmsSms(models.Model):
                 in_window = sorted(t for t in sent_times if t > now - window)
                 if len(in_window) >= policy.cap_count:
                     if sms.mailing_id and sms.mailing_id.sms_cap_action == "skip":
-                        canceled.setdefault("sms_capped", self.browse())
-                        canceled["sms_capped"] |= sms
+                        canceled.setdefault("sms_capped", []).append(sms.id)
                     else:
-                        sms._sms_defer(in_window[-policy.cap_count] + window, "frequency cap")
-                        deferred |= sms
+                        capped.setdefault(in_window[-policy.cap_count] + window, []).append(sms.id)
+                        deferred.append(sms.id)
                     continue
             planned.setdefault(sms.number, []).append(now)
-            sms._sms_decorate(policy, consenting[sms.number])
-            to_send |= sms
-        for (until, *_rule), (reason, records) in held.items():
-            records._sms_defer(until, reason)
+            sms._sms_decorate(policy, consenting[sms.number], decorations)
+            to_send.append(sms.id)
+        self._sms_write_bodies(decorations["bodies"])
+        for until, ids in capped.items():
+            self.browse(ids)._sms_defer(until, "frequency cap")
+        for (until, *_rule), (reason, ids) in held.items():
+            self.browse(ids)._sms_defer(until, reason)
+        canceled = {failure_type: self.browse(ids) for failure_type, ids in canceled.items()}
         for failure_type, records in canceled.items():
             records._sms_cancel(failure_type)
+        to_send, deferred = self.browse(to_send), self.browse(deferred)
         return to_send, deferred, canceled
 
     def _sms_defer(self, until, reason):
@@ -186,31 +204,61 @@ class SmsSms(models.Model):
                     "sms_claim_worker": False, "sms_claim_expires": False})
         self.sms_tracker_id._action_update_from_sms_state("canceled", failure_type=failure_type)
 
-    def _sms_decorate(self, policy, partner):
+    def _sms_decorate(self, policy, partner, cache=None):
+        """Brand prefix and opt-out footer on this marketing SMS's body. `cache` (a dict kept for one batch)
+        keeps the brand, language and footer looked up once per company, contact language and rule, and
+        (under "bodies") collects the batch's new bodies for one write."""
         self.ensure_one()
         marker = f"/sms/{self.mailing_id.id}/" if self.mailing_id else None
-        body = self._sms_decorated_body(self.body or "", policy, partner, unsubscribe_marker=marker)
+        body = self._sms_decorated_body(self.body or "", policy, partner, unsubscribe_marker=marker, cache=cache)
         if body != self.body:
-            self.body = body
+            if cache is not None and cache.get("bodies") is not None:  # the gate writes a batch's bodies at once
+                cache["bodies"][self.id] = body
+            else:
+                self.body = body
 
     @api.model
-    def _sms_decorated_body(self, body, policy, partner, unsubscribe_marker=None):
+    def _sms_decorated_body(self, body, policy, partner, unsubscribe_marker=None, cache=None):
         """A marketing body as it leaves: the brand first, the opt-out footer of `policy` last, in the
         recipient's language, unless the body already carries it or the mailing's own unsubscribe link
         (`unsubscribe_marker`, "/sms/<mailing id>/"). The gate decorates with it at claim time, and the segment
         counter of templates and mailings counts with it: one implementation of the rule."""
+        cache = {} if cache is None else cache
         company = partner.company_id or self.env.company
-        brand = company._sms_brand()
+        if ("brand", company) not in cache:
+            cache[("brand", company)] = company._sms_brand()
+        brand = cache[("brand", company)]
         if policy.brand_prefix and brand and not body.lstrip().lower().startswith(brand.lower()):
             body = f"{brand}: {body}"
         # One language per SMS: the footer in the recipient's language, as the body and the keyword replies.
-        lang = self.env["res.partner"]._sms_recipient_lang(partner, company=company)
-        footer = policy.with_context(lang=lang).optout_footer
+        website = partner.website_id if "website_id" in partner._fields else None
+        lang_key = ("lang", partner.lang, company, website)  # what _sms_recipient_lang decides from
+        if lang_key not in cache:
+            cache[lang_key] = self.env["res.partner"]._sms_recipient_lang(partner, company=company)
+        lang = cache[lang_key]
+        if ("footer", policy, lang) not in cache:
+            cache[("footer", policy, lang)] = policy.with_context(lang=lang).optout_footer
+        footer = cache[("footer", policy, lang)]
         # The mailing's own unsubscribe link ("STOP SMS: <link>", Odoo) is an opt-out instruction as well.
         unsubscribe_link = bool(unsubscribe_marker) and unsubscribe_marker in body
         if footer and not unsubscribe_link and not _carries_instruction(body, footer):
             body = f"{body}\n{footer}"
         return body
+
+    def _sms_write_bodies(self, bodies):
+        """Write {sms id: body} in one UPDATE (the ORM writes each distinct value on its own: one call and
+        one cache update per SMS); what depends on the body is told, as after an ORM write."""
+        if not bodies:
+            return
+        self.flush_model(["body"])
+        self.env.execute_query(SQL(
+            """UPDATE sms_sms SET body = u.body, write_date = %(now)s, write_uid = %(uid)s
+                 FROM unnest(%(ids)s::int[], %(bodies)s::text[]) AS u(id, body) WHERE sms_sms.id = u.id""",
+            ids=list(bodies), bodies=list(bodies.values()), now=self.env.cr.now(), uid=self.env.uid,
+        ))
+        records = self.browse(list(bodies))
+        records.invalidate_recordset(["body", "write_date", "write_uid"])
+        records.modified(["body"])
 
     @api.model
     def _sms_recent_marketing_counts(self, numbers, now):

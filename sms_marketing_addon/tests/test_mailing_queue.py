@@ -45,6 +45,33 @@ class TestMailingQueue(SmsMarketingCase):
         # Following the per-recipient short link counts a click on that recipient's trace (Odoo's route).
         self.assertTrue(re.search(r"/r/\w+/s/%d" % sms.id, sms.body))
 
+    def test_recipient_already_reached_is_not_sent_twice(self):
+        """Queued again with explicit recipients (as a second run or a resumed one does), a contact the mailing
+        already reached gets no second SMS: Odoo's duplicate, looked up for the chunk's recipients only."""
+        first = self.make_partner("06 33 33 33 33", name="Chloé")
+        second = self.make_partner("06 44 44 44 44", name="David")
+        mailing = self.make_mailing("Bonjour {{ object.name }}")
+        mailing.action_send_sms(res_ids=first.ids)
+        mailing.action_send_sms(res_ids=(first | second).ids)
+        traces = self.env["mailing.trace"].search([("mass_mailing_id", "=", mailing.id)], order="id")
+        self.assertEqual([(t.res_id, t.trace_status, t.failure_type or False) for t in traces], [
+            (first.id, "outgoing", False), (first.id, "cancel", "sms_duplicate"), (second.id, "outgoing", False)])
+        sent = self.env["sms.sms"].search([("mailing_id", "=", mailing.id), ("state", "=", "outgoing")])
+        self.assertEqual(sorted(sent.mapped("number")), ["+33633333333", "+33644444444"])
+
+    def test_remaining_recipients_are_odoos_in_one_query(self):
+        """The recipients left to queue: Odoo's answer (same ids, same order), without an IN list of them all."""
+        from odoo.addons.mass_mailing.models.mailing import MassMailing
+
+        partners = [self.make_partner(f"06 55 55 55 5{i}", name=f"Remaining {name}")
+                    for i, name in enumerate(["Zoé", "Adèle", "Marc", "Adèle"])]
+        mailing = self.make_mailing("Bonjour", mailing_domain=repr([("name", "=like", "Remaining %")]))
+        self.assertEqual(mailing._get_remaining_recipients(), MassMailing._get_remaining_recipients(mailing))
+        mailing.action_send_sms(res_ids=partners[2].ids)
+        remaining = mailing._get_remaining_recipients()
+        self.assertEqual(remaining, MassMailing._get_remaining_recipients(mailing))
+        self.assertEqual(sorted(remaining), sorted(p.id for p in partners if p != partners[2]))
+
     def test_25000_consented_contacts_queue_completely(self):
         count = 25000
         france = self.fr.id
