@@ -25,7 +25,7 @@ def write_conf() -> Path:
     return CONF
 
 
-if os.environ.get("SMSM_ODOO_CONF"):  # a test database's configuration (scripts/test.sh writes one per database)
+if os.environ.get("SMSM_ODOO_CONF"):  # a test database's configuration (scripts/test.sh writes one)
     CONF = Path(os.environ["SMSM_ODOO_CONF"])
 else:
     write_conf()
