@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_dispatcher import _dispatcher_worker  # noqa: E402
 
 from resilience.odoo import (  # noqa: E402
+    ODOO_SRC,
     PG_ENV,
     OdooProcess,
     Rpc,
@@ -126,12 +127,11 @@ class SimulatorProcess:
 
 
 class BenchOdoo(OdooProcess):
-    """Odoo with workers, started through bench/_odoo_bin.py (its longpolling process starts in this
-    virtualenv), on a fixed loopback port."""
+    """Odoo with workers (and their longpolling process), on a fixed loopback port."""
 
     def start(self, timeout: float = 180.0) -> None:
         cmd = [
-            sys.executable, str(ROOT / "bench" / "_odoo_bin.py"), "-c", str(self.config), "-d", self.database,
+            sys.executable, str(ODOO_SRC / "odoo-bin"), "-c", str(self.config), "-d", self.database,
             f"--db-filter=^{self.database}$", f"--http-port={self.port}", "--http-interface=127.0.0.1",
             f"--workers={self.workers}", "--max-cron-threads=0", "--log-level=warn",
             f"--gevent-port={self.gevent_port}", "--limit-time-real=600", "--limit-time-cpu=600",

@@ -74,6 +74,10 @@ service_and_tools() {
     site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     echo "$ODOO_SRC" >"$site/odoo-src.pth"
     "${PIP[@]}" install -e ".[test]"
+    # The venv's own setuptools (65, from venv) has a pkg_resources that cannot find wheels named the new way
+    # (zope_interface-*.dist-info): Odoo's longpolling process (gevent, with --workers) then dies at import
+    # and is restarted for ever. A newer one (still with pkg_resources, whose warnings Odoo silences) finds it.
+    PIP_CONSTRAINT= PIP_BUILD_CONSTRAINT= "${PIP[@]}" install "setuptools>=75,<81"
     .venv/bin/python -c 'import odoo, phonenumbers, odoorpc; print("odoo", odoo.release.version, "| phonenumbers", phonenumbers.__version__)'
 }
 
