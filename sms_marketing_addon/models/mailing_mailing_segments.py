@@ -17,7 +17,7 @@ class MailingMailing(models.Model):
     _name = "mailing.mailing"
     _inherit = ["mailing.mailing", "sms.segment.mixin"]
 
-    sms_cost_estimate = fields.Char(string="Estimated cost", compute="_compute_sms_cost_estimate")
+    sms_cost_estimate = fields.Char(string="Recipients × segments", compute="_compute_sms_cost_estimate")
 
     def _sms_segment_body_field(self):
         return "body_plaintext"
