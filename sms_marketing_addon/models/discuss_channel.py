@@ -28,6 +28,8 @@ class DiscussChannel(models.Model):
                                      help="Empty for a number no contact has: create or link one.")
     sms_answered_id = fields.Many2one("sms.provider.message", string="Last SMS answered", readonly=True,
                                       ondelete="set null")
+    sms_company_id = fields.Many2one("res.company", string="Company", readonly=True, index="btree_not_null",
+                                     help="The company whose SMS the customer answered: only its users see it.")
     sms_opted_out = fields.Boolean(string="Opted out", compute="_compute_sms_opted_out",
                                    help="The number is in the opt-out register: no reply can be sent.")
 
@@ -45,7 +47,7 @@ class DiscussChannel(models.Model):
     def write(self, vals):
         """Where replies go (number, sender, kind) is set by Odoo only; SMS users may link a contact."""
         if not self.env.su:
-            if {"sms_number", "sms_sender", "sms_answered_id"} & set(vals) or vals.get("channel_type") == "sms":
+            if {"sms_number", "sms_sender", "sms_answered_id", "sms_company_id"} & set(vals) or vals.get("channel_type") == "sms":
                 raise AccessError(_("The number of an SMS conversation cannot be changed."))
             if "sms_partner_id" in vals and not self.env.user.has_group(
                     "sms_marketing_addon.group_sms_marketing_user"):
@@ -96,6 +98,8 @@ class DiscussChannel(models.Model):
                 channel.active = True
             if partner and not channel.sms_partner_id:
                 channel.sms_partner_id = partner
+            if company and not channel.sms_company_id:
+                channel.sms_company_id = company
             return channel
         users = self._sms_assignees(partner, company)
         channel = Channel.create({
@@ -104,6 +108,7 @@ class DiscussChannel(models.Model):
             "sms_number": number,
             "sms_sender": sender or False,
             "sms_partner_id": partner.id or False,
+            "sms_company_id": company.id or False,
             "description": _("SMS with %(number)s", number=number),
             "channel_member_ids": [Command.create({"partner_id": pid}) for pid in users.partner_id.ids],
         })

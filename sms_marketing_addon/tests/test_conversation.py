@@ -269,6 +269,22 @@ class TestSmsConversation(SmsMarketingCase):
             channel.with_user(self.service).message_post(body="From the service", message_type="comment")
         self.assertFalse(self.env["sms.sms"].search([("body", "=", "From the service")]))
 
+    def test_an_sms_user_of_another_company_does_not_see_the_conversation(self):
+        self.customer(user_id=self.salesperson.id)
+        self.inbound("+33612345678", "A question")
+        channel = self.conversation("+33612345678")
+        self.assertEqual(channel.sms_company_id, self.env.company)
+        other = self.env["res.company"].create({"name": "Other shop"})
+        outsider = new_test_user(self.env, login="sms_user_other_company", company_id=other.id,
+                                 company_ids=[(6, 0, [other.id])],
+                                 groups="base.group_user,sms_marketing_addon.group_sms_marketing_user")
+        self.assertFalse(self.Channel.with_user(outsider).search([("id", "=", channel.id)]))
+        with self.assertRaises(AccessError):
+            channel.with_user(outsider).action_sms_open_discuss()
+        self.assertEqual(self.Channel.with_user(self.sms_user).search([("id", "=", channel.id)]), channel)
+        with self.assertRaises(AccessError):
+            channel.with_user(self.manager).write({"sms_company_id": other.id})
+
     def test_nobody_redirects_a_conversation_or_forges_one(self):
         self.customer(user_id=self.salesperson.id)
         self.inbound("+33612345678", "A question")
