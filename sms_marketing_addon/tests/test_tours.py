@@ -211,14 +211,16 @@ class TestSmsMarketingTours(HttpCase):
             "base.group_user,mass_mailing.group_mass_mailing_user,sms_marketing_addon.group_sms_marketing_manager"))
         order_model = self.env["ir.model"]._get_id("sale.order")
         thanks, offer = self.env["sms.template"].create([
-            {"name": "Tour thank you", "model_id": order_model, "body": "Thank you for your order {{ object.name }}!"},
+            {"name": "Tour thank you", "model_id": order_model,
+             "body": "Thank you for your order {{ object.name }}!"},
             {"name": "Tour branch A offer", "model_id": order_model, "body": "10% off your next order"},
         ])
         self.start_tour("/odoo", "sms_marketing_flow_split", login=manager.login)
 
         flow = self.env["sms.flow"].search([("name", "=", "Post-purchase split tour")])
         self.assertEqual(len(flow), 1)
-        self.assertEqual((flow.trigger, flow.model, flow.create_uid), ("order_confirmed", "sale.order", manager))
+        self.assertEqual((flow.trigger, flow.model, flow.create_uid),
+                         ("order_confirmed", "sale.order", manager))
         steps = flow.step_ids.sorted("delay_seconds")
         self.assertEqual(
             [(s.step_type, s.delay, s.delay_unit, s.branch, s.template_id) for s in steps],
