@@ -203,3 +203,28 @@ class TestSmsMarketingTours(HttpCase):
 
         self.assertEqual(mailing.state, "in_queue")
         self.assertEqual((mailing.sms_preview_now, mailing.sms_preview_no_consent), (1, 1))
+
+    # ------------------------------------------------------------------ lifecycle flows (issue 16)
+
+    def test_build_post_purchase_flow_with_split(self):
+        manager = new_test_user(self.env, login="sms_tour_flow_manager", name="Fleur Flows", groups=(
+            "base.group_user,mass_mailing.group_mass_mailing_user,sms_marketing_addon.group_sms_marketing_manager"))
+        order_model = self.env["ir.model"]._get_id("sale.order")
+        thanks, offer = self.env["sms.template"].create([
+            {"name": "Tour thank you", "model_id": order_model,
+             "body": "Thank you for your order {{ object.name }}!"},
+            {"name": "Tour branch A offer", "model_id": order_model, "body": "10% off your next order"},
+        ])
+        self.start_tour("/odoo", "sms_marketing_flow_split", login=manager.login)
+
+        flow = self.env["sms.flow"].search([("name", "=", "Post-purchase split tour")])
+        self.assertEqual(len(flow), 1)
+        self.assertEqual((flow.trigger, flow.model, flow.create_uid),
+                         ("order_confirmed", "sale.order", manager))
+        steps = flow.step_ids.sorted("delay_seconds")
+        self.assertEqual(
+            [(s.step_type, s.delay, s.delay_unit, s.branch, s.template_id) for s in steps],
+            [("sms", 1, "hours", False, thanks),
+             ("split", 1, "days", False, self.env["sms.template"]),
+             ("sms", 3, "days", "a", offer)])
+        self.assertEqual((steps[1].split_holdout_percent, steps[1].split_a_percent), (10.0, 50.0))
