@@ -141,13 +141,16 @@ class MailingMailing(models.Model):
     def _compute_sms_segments(self):
         return super()._compute_sms_segments()
 
-    @api.depends("sms_segment_count", "sms_preview_date", "sms_preview_now", "sms_preview_deferred")
+    @api.depends("sms_segment_count", "sms_preview_date", "sms_preview_now", "sms_preview_deferred",
+                 "sms_preview_capped", "sms_cap_action")
     def _compute_sms_cost_estimate(self):
         for mailing in self:
             if mailing.mailing_type != "sms" or not mailing.sms_preview_date or not mailing.sms_segment_count:
                 mailing.sms_cost_estimate = False
                 continue
-            recipients = mailing.sms_preview_now + mailing.sms_preview_deferred
+            # Everyone who will receive it: now, later in their sending hours, later once the cap allows.
+            capped = mailing.sms_preview_capped if mailing.sms_cap_action == "defer" else 0
+            recipients = mailing.sms_preview_now + mailing.sms_preview_deferred + capped
             mailing.sms_cost_estimate = self.env._(
                 "Recipients × segments: %(recipients)s × %(segments)s = %(total)s",
                 recipients=recipients, segments=mailing.sms_segment_count,

@@ -182,6 +182,24 @@ class TestMailingCheck(SmsMarketingCase):
         mailing.unlink()
         self.assertFalse(self.env["sms.mailing.recipient"].search([("mailing_id", "=", mailing_id)]))
 
+    def test_recipients_times_segments_counts_those_the_cap_defers(self):
+        """The mailing's "Recipients × segments" and the confirmation's segments agree: a recipient the cap
+        defers is sent later, and billed (the skipped one is not)."""
+        self.env["sms.compliance.policy"].search([]).write({
+            "hour_start": 0, "hour_end": 24, **dict.fromkeys(WEEKDAYS, True)})
+        ok = self.opted_in("07 89 00 00 01", "Consented")
+        capped = self.opted_in("07 89 00 00 02", "Already texted")
+        self.env["sms.provider.message"].create({"sms_uuid": "e" * 32, "number": capped.sms_number,
+                                                 "is_marketing": True, "provider_message_id": "SMcap3"})
+        for action, expected in (("defer", 2), ("skip", 1)):
+            with self.subTest(cap_action=action):
+                mailing = self.make_mailing(ok | capped, sms_cap_action=action)
+                mailing.action_sms_check_recipients()
+                segments = mailing.sms_segment_count
+                self.assertEqual(mailing.sms_cost_estimate,
+                                 f"Recipients × segments: {expected} × {segments} = {expected * segments}")
+                self.assertEqual(mailing.sms_preview_segments, expected * segments)
+
     def test_mailing_contacts_of_a_list(self):
         self.env["sms.compliance.policy"].search([]).write({
             "hour_start": 0, "hour_end": 24, **dict.fromkeys(WEEKDAYS, True)})
