@@ -1,4 +1,4 @@
-from odoo import models
+from odoo import fields, models
 
 
 class MailMail(models.Model):
@@ -7,9 +7,14 @@ class MailMail(models.Model):
 
     _inherit = "mail.mail"
 
+    # Read with the mail's other columns: other e-mails (campaigns, notifications) cost no query here.
+    sms_flow_fallback = fields.Boolean(string="Flow e-mail fallback", readonly=True, copy=False)
+
     def _send(self, *args, **kwargs):
         Message = self.env["sms.flow.message"].sudo()
-        messages = Message.search([("mail_id", "in", self.ids), ("state", "=", "queued")]) if self.ids else Message
+        fallbacks = self.filtered("sms_flow_fallback")
+        messages = Message.search([("mail_id", "in", fallbacks.ids), ("state", "=", "queued")]) if fallbacks \
+            else Message
         exited = self.browse()
         for message in messages:
             reason = message._sms_flow_exit_reason()
@@ -24,10 +29,11 @@ class MailMail(models.Model):
     def write(self, vals):
         res = super().write(vals)
         state = vals.get("state")
-        if state in ("sent", "exception", "cancel") and self.ids:
+        fallbacks = self.filtered("sms_flow_fallback") if state in ("sent", "exception", "cancel") else None
+        if fallbacks:
             # Odoo marks a mail 'exception' just before sending it, then 'sent': a failure is not final.
             messages = self.env["sms.flow.message"].sudo().search(
-                [("mail_id", "in", self.ids), ("state", "in", ("queued", "failed"))])
+                [("mail_id", "in", fallbacks.ids), ("state", "in", ("queued", "failed"))])
             if state == "sent":
                 messages.write({"state": "sent", "date_sent": self.env.cr.now()})
             elif messages:

@@ -122,6 +122,7 @@ class SmsFlowMessage(models.Model):
             sms_flow_link=tracker.short_url, sms_flow_coupon_code=coupon.code or "")
         mail_id = template.send_mail(record.id, force_send=False, email_values={
             "recipient_ids": [(6, 0, self.partner_id.ids)], "email_to": False, "email_cc": False,
+            "sms_flow_fallback": True,
         })
         mail = self.env["mail.mail"].sudo().browse(mail_id)
         self.write({"state": "queued", "body": mail.subject, "mail_id": mail.id, "date_queued": now,
