@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from odoo_server import OdooServer
+from sync_service.store.models import metadata
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +41,32 @@ def sync_env(odoo_server: OdooServer, monkeypatch: pytest.MonkeyPatch, tmp_path:
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
     return env
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A scratch PostgreSQL database (store tests) over the local socket, or a skip when there is none."""
+    name = f"smsm_store_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine("postgresql+psycopg2:///postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # no server, no role: the SQLite runs still cover the logic
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not available over the local socket: {exc}")
+    yield f"postgresql+psycopg2:///{name}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    url = request.getfixturevalue("pg_url")
+    yield url
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()

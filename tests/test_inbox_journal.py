@@ -9,44 +9,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
 from sync_service.store import Store, StoreUnavailable
-from sync_service.store.models import metadata
 from sync_service.webhooks.inbox_journal import InboxJournal
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    name = f"smsm_inbox_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine("postgresql+psycopg2:///postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not available over the local socket: {exc}")
-    yield f"postgresql+psycopg2:///{name}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    url = request.getfixturevalue("pg_url")
-    yield url
-    engine = create_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
 
 
 def _status(index: int) -> dict[str, object]:

@@ -32,35 +32,6 @@ class SteppedClock:
         self.now += timedelta(seconds=seconds)
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A scratch PostgreSQL database over the local Unix socket, or a skip when there is none."""
-    name = f"smsm_store_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine("postgresql+psycopg2:///postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # no server, no role: the SQLite runs still cover the logic
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not available over the local socket: {exc}")
-    yield f"postgresql+psycopg2:///{name}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    url = request.getfixturevalue("pg_url")
-    yield url
-    engine = create_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
-
-
 @pytest.fixture
 def clock() -> SteppedClock:
     return SteppedClock()

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
+from sync_service.dispatch.send_journal import _settle_waiters  # the same hand-over as the send journal
 from sync_service.store import EventKind, Store, StoreUnavailable, utcnow
 from sync_service.store.models import EVENT_KINDS, inbox_events
 from sync_service.store.store import explain_error
@@ -57,17 +58,6 @@ class _Add:
     @property
     def key(self) -> Key:
         return (self.provider, self.kind, self.dedup_key)
-
-
-def _settle(results: list[tuple[asyncio.Future[bool], bool | BaseException]]) -> None:
-    """On an event loop: hand one group's results to the handlers awaiting them."""
-    for future, outcome in results:
-        if future.done():  # the client went away meanwhile
-            continue
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
 
 
 class InboxJournal:
@@ -153,7 +143,7 @@ class InboxJournal:
             by_loop.setdefault(op.loop, []).append((op.future, outcome))
         for loop, results in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_settle, results)
+                loop.call_soon_threadsafe(_settle_waiters, results)
             except RuntimeError:  # that loop is closed: nobody is waiting any more
                 logger.debug("inbox journal: %d result(s) for a closed event loop", len(results))
 
