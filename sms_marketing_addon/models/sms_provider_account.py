@@ -6,7 +6,6 @@ import phonenumbers
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools.misc import format_datetime
 
 from .sms_provider_account_health import VERSIONED_FIELDS
 from .sms_provider_account_test import NO_ANSWER_AFTER
@@ -161,6 +160,8 @@ class SmsProviderAccount(models.Model):
     test_kind = fields.Char(string="Last test kind", compute="_compute_last_test")
     test_result = fields.Char(string="Last test result", compute="_compute_last_test")
     test_date = fields.Datetime(string="Last test on", compute="_compute_last_test")
+    # Earlier versions' form showed this (the date formatted on the server, in the user's preferred zone, not the
+    # browser's); kept so that their views still validate during an upgrade. The form shows kind and date.
     test_heading = fields.Char(string="Last test heading", compute="_compute_last_test")
     user_can_test = fields.Boolean(string="May test", compute="_compute_user_can_redirect",
                                    help="The current user may test this account (SMS Marketing manager).")
@@ -197,8 +198,7 @@ class SmsProviderAccount(models.Model):
             account.test_state = state
             account.test_kind = kinds.get(test.kind) or False
             account.test_date = test.result_date or test.create_date or False
-            account.test_heading = account.test_date and "%s (%s)" % (
-                account.test_kind, format_datetime(self.env, account.test_date, dt_format="short"))
+            account.test_heading = account.test_kind
             if state == "waiting":
                 account.test_result = _("The sync service makes the call at its next poll (within seconds when "
                                         "it runs). Refresh to see the result.")
