@@ -78,6 +78,12 @@ FRENCH_TEXTS = {
         "Vous nous manquez ! Venez découvrir nos nouveautés : {{ object.sms_flow_link }}",
     ),
     "mail_template_win_back": ("subject", "We miss you", "Vous nous manquez"),
+    "sms_template_date": (
+        "body",
+        "Happy birthday, {{ object.name }}! Celebrate with us: {{ object.sms_flow_link }}",
+        "Joyeux anniversaire, {{ object.name }} ! Fêtez-le avec nous : {{ object.sms_flow_link }}",
+    ),
+    "sms_flow_date": ("name", "Birthday", "Anniversaire"),
     "sms_flow_post_purchase": ("name", "Post-purchase: thank you and review", "Après l'achat : merci et avis"),
     "sms_flow_browse": ("name", "Browse abandonment", "Produits consultés sans achat"),
     "sms_flow_win_back": ("name", "Win-back", "Reconquête"),
@@ -299,6 +305,14 @@ class SmsFlow(models.Model):
                     "Flow %(flow)s follows the US carrier guidance: one message, within %(hours)s hours.",
                     flow=flow.name, hours=US_CARRIER_MAX_HOURS,
                 ))
+
+    @api.constrains("active", "trigger", "date_field_id")
+    def _check_date_field(self):
+        for flow in self.filtered(lambda f: f.active and f.trigger == "date_anniversary" and not f.date_field_id):
+            raise ValidationError(_(
+                "Flow %(flow)s starts on a date of the contact: choose that date field (e.g. a birthday) in "
+                "\"Contact date\" before turning the flow on.", flow=flow.name,
+            ))
 
     @api.constrains("trigger", "step_ids")
     def _check_step_templates(self):

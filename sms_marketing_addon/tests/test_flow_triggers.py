@@ -268,6 +268,29 @@ class TestFlowTriggers(TriggerCommon, TransactionCase, MockEmail):
         self.cron()
         self.assertTrue(self.enrollment_of(flow, other))
 
+    def test_birthday_preset_needs_its_date_field_then_wishes_at_ten_in_french(self):
+        flow = self.env.ref("sms_marketing_addon.sms_flow_date")
+        with self.assertRaisesRegex(ValidationError, "choose that date field"):
+            flow.active = True
+        # Odoo's contacts have no birthday: the consent date stands in for the field a database would add.
+        flow.write({"active": True,
+                    "date_field_id": self.env["ir.model.fields"]._get("res.partner", "sms_consent_date").id})
+        load_french(self.env)
+        self.env["sms.flow"]._sms_flow_load_french_texts(["fr_FR"])
+        partner = self.partner(lang="fr_FR", name="Léa Martin")
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE res_partner SET sms_consent_date = %s WHERE id = %s", ("2020-11-24 08:00", partner.id))
+        self.env.invalidate_all()
+        self.now = datetime(2026, 11, 24, 0, 5)  # the scheduled action's first run of the day
+        self.cron()
+        enrollment = self.enrollment_of(flow, partner)
+        self.assertTrue(enrollment, "the contact's date came up today")
+        self.assertFalse(self.sms_of(partner), "not at one in the morning")
+        self.now = enrollment.date_next_step
+        self.assertEqual(self.now, datetime(2026, 11, 24, 9, 0), "ten o'clock in Paris, on the day")
+        self.cron()
+        self.assertIn("Joyeux anniversaire, Léa Martin ! Fêtez-le avec nous : http", self.sms_of(partner).body)
+
     # ------------------------------------------------------------------ steps
     def test_condition_step_and_time_of_day(self):
         flow = self.env.ref("sms_marketing_addon.sms_flow_post_purchase")
