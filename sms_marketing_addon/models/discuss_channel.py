@@ -87,6 +87,19 @@ class DiscussChannel(models.Model):
         return (users - service).filtered(lambda u: not u.share)
 
     @api.model
+    def _sms_readers_context(self, number, sender, partner, company):
+        """Language and time zone of the people who read a conversation (its members, else those it would be
+        given to): the thread's system lines are written once, for them, not in the sync service user's."""
+        channel = self.sudo().search([("channel_type", "=", "sms"), ("sms_number", "=", number),
+                                      ("sms_sender", "=", sender or False)], limit=1)
+        users = channel.channel_member_ids.partner_id.user_ids.filtered(lambda u: not u.share) if channel else \
+            self._sms_assignees(partner, company)
+        reader = users.sorted("id")[:1]
+        company_partner = (company or self.env.company).partner_id
+        return {"lang": reader.lang or company_partner.lang or self.env.lang,
+                "tz": reader.tz or company_partner.tz or self.env.context.get("tz")}
+
+    @api.model
     def _sms_conversation(self, number, sender, partner, company):
         """The conversation of (number, sender), created with its members when there is none."""
         Channel = self.sudo()

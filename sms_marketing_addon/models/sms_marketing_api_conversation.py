@@ -36,12 +36,18 @@ class SmsInboundMessage(models.Model):
 
     def _sms_to_conversation(self, sender):
         """Post this inbound SMS in its conversation: always for a reply that is no keyword (the conversation is
-        opened), and for a keyword only when the number already has a conversation (with what was done)."""
+        opened), and for a keyword only when the number already has a conversation (with what was done). The
+        thread's lines are in the language of its readers (the service's user has its own)."""
         self.ensure_one()
-        Channel = self.env["discuss.channel"].sudo()
         partners = self.partner_ids or self.env["res.partner"].sudo().with_context(active_test=False).search(
             [("sms_number", "=", self.number)])
         partner = partners[:1]
+        readers = self.env["discuss.channel"]._sms_readers_context(
+            self.number, sender, partner, partner.company_id or self.company_id)
+        return self.with_context(**readers)._sms_to_conversation_for(sender, partner)
+
+    def _sms_to_conversation_for(self, sender, partner):
+        Channel = self.env["discuss.channel"].sudo()
         is_reply = self.action in ("none", "review")
         if not is_reply:
             channel = Channel.search([("channel_type", "=", "sms"), ("sms_number", "=", self.number),

@@ -5,10 +5,12 @@ may read or reply (portal, internal without SMS groups, SMS user, manager, servi
 from datetime import timedelta
 from unittest.mock import patch
 
+import pytz
+
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from .common import SmsMarketingCase
+from .common import SmsMarketingCase, load_french
 from .test_flows import FlowCommon
 
 
@@ -132,6 +134,21 @@ class TestSmsConversation(SmsMarketingCase):
         with self.assertRaisesRegex(UserError, "opted out of SMS"):
             channel.with_user(self.salesperson).message_post(body="Sorry to see you go", message_type="comment")
         self.assertFalse(self.env["sms.sms"].search([("body", "=", "Sorry to see you go")]))
+
+    def test_the_thread_speaks_the_language_of_its_readers_not_the_services(self):
+        load_french(self.env)
+        self.salesperson.write({"lang": "fr_FR", "tz": "Europe/Paris"})
+        self.service.write({"lang": "en_US", "tz": "UTC"})
+        partner = self.customer(user_id=self.salesperson.id)
+        outbound = self.sent_campaign_sms(partner)
+        api = self.env["sms.marketing.api"].with_user(self.service)
+        api.apply_inbound_keyword("+33612345678", "none", "SM-conv-lang-1", "Jusqu'à quand ?", "twilio", "+33757000001")
+        api.apply_inbound_keyword("+33612345678", "opt_out", "SM-conv-lang-2", "STOP", "twilio", "+33757000001")
+        bodies = self.conversation("+33612345678").message_ids.sorted("id").mapped("body")
+        paris = pytz.timezone("Europe/Paris")
+        sent = pytz.utc.localize(outbound.date_sent).astimezone(paris).strftime("%Y-%m-%d %H:%M")
+        self.assertIn(f"En réponse au SMS de la campagne « Spring sale » envoyé le {sent}", bodies[0])
+        self.assertIn("Désinscrit par mot-clé", bodies[-1])
 
     def test_a_keyword_without_conversation_opens_none(self):
         self.customer()
