@@ -50,7 +50,13 @@ class SmsProviderAccountTest(models.Model):
         for test in self:
             provider = providers.get(test.account_id.provider, test.account_id.provider or "")
             if test.kind == "connection" and test.state == "ok":
-                text = _("The connection works: %(verdict)s.", verdict=test.result or _("accepted"))
+                # Odoo's words, in the reader's language (the service's reason is English; kept in `result`).
+                if test.account_id.provider == "console":
+                    verdict = _("the console sandbox needs no credentials: the sync service logs the messages of "
+                                "this account and sends none")
+                else:
+                    verdict = _("%(provider)s accepts the credentials and the account can send", provider=provider)
+                text = _("The connection works: %(verdict)s.", verdict=verdict)
             elif test.kind == "connection" and test.state == "failed":
                 text = _("The connection test failed: %(verdict)s.", verdict=test.result or _("no reason given"))
             elif test.kind == "sms" and test.state == "ok":

@@ -180,6 +180,11 @@ class TestAccountTests(OutboxCase):
         self.answer(False, TWILIO_CREDENTIALS)
         account = self.form(self.manager).with_context(lang="fr_FR")
         self.assertEqual(account.test_result, f"Le test de connexion a échoué : {TWILIO_CREDENTIALS}.")
+        self.account.write({"auth_token": "the-token-fixed"})
+        self.answer(True, "Twilio accepts the credentials and the account can send", code="200")
+        account = self.form(self.manager).with_context(lang="fr_FR")
+        self.assertEqual(account.test_result, "La connexion fonctionne : Twilio accepte les identifiants et le "
+                                              "compte peut envoyer.", "Odoo's words, not the service's English")
         self.assertEqual(account.fields_get(["test_state"])["test_state"]["string"], "Dernier test")
         self.assertEqual(dict(account.fields_get(["test_state"])["test_state"]["selection"])["waiting"],
                          "Test en cours…")
