@@ -468,6 +468,13 @@ class SmsFlowEnrollment(models.Model):
         return self.sudo().search([("state", "=", "running"), ("order_id", "=", False),
                                    ("date_next_step", "<=", now)], order="date_next_step", limit=limit)
 
+    def _sms_flow_entry_second(self):
+        """The entry time to the second, to compare with an order's date: Odoo sets `date_order` to the second
+        (`fields.Datetime.now()`) when it confirms an order, while `date_start` keeps the transaction's
+        microseconds; an order confirmed in the second of the entry is an order since the entry."""
+        self.ensure_one()
+        return self.date_start.replace(microsecond=0)
+
     def _sms_flow_trigger_exit_reason(self):
         """Why this contact enrollment must stop now by its trigger's exit conditions (ordered since entering,
         started a cart, the order that started it cancelled), or False. The contact's SMS consent is checked
@@ -481,7 +488,7 @@ class SmsFlowEnrollment(models.Model):
         excluded = [self.res_id] if self.res_model == "sale.order" else []
         if "ordered" in checks and Order.search_count([
                 ("partner_id", "child_of", commercial.id), ("state", "=", "sale"),
-                ("date_order", ">=", self.date_start), ("id", "not in", excluded)], limit=1):
+                ("date_order", ">=", self._sms_flow_entry_second()), ("id", "not in", excluded)], limit=1):
             return "ordered"
         if "cart_started" in checks and Order.search_count([
                 ("partner_id", "child_of", commercial.id), ("state", "=", "draft"), ("website_id", "!=", False),
@@ -502,7 +509,7 @@ class SmsFlowEnrollment(models.Model):
             excluded = [self.res_id] if self.res_model == "sale.order" else []
             holds = bool(self.env["sale.order"].sudo().search_count([
                 ("partner_id", "child_of", partner.commercial_partner_id.id), ("state", "=", "sale"),
-                ("date_order", ">=", self.date_start), ("id", "not in", excluded)], limit=1))
+                ("date_order", ">=", self._sms_flow_entry_second()), ("id", "not in", excluded)], limit=1))
         elif kind == "clicked":
             holds = any(m.click_count for m in self.message_ids)
         elif kind == "mailing_list":

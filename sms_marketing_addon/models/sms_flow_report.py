@@ -33,7 +33,7 @@ class SmsFlowReport(models.Model):
     delivered = fields.Integer(string="Delivered", readonly=True, aggregator="sum")
     clicked = fields.Integer(string="Clicked", readonly=True, aggregator="sum")
     clicks = fields.Integer(string="Clicks", readonly=True, aggregator="sum")
-    recovered = fields.Integer(string="Recovered", readonly=True, aggregator="sum")
+    recovered = fields.Integer(string="Converted", readonly=True, aggregator="sum")
     revenue = fields.Monetary(string="Revenue", readonly=True, aggregator="sum", currency_field="currency_id")
     opted_out = fields.Integer(string="Opt-outs", readonly=True, aggregator="sum")
 

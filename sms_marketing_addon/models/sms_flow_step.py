@@ -98,7 +98,11 @@ class SmsFlowStep(models.Model):
     sent = fields.Integer(string="Sent", compute="_compute_statistics")
     delivered = fields.Integer(string="Delivered", compute="_compute_statistics")
     clicked = fields.Integer(string="Clicked", compute="_compute_statistics")
-    recovered = fields.Integer(string="Recovered", compute="_compute_statistics")
+    recovered = fields.Integer(
+        string="Converted", compute="_compute_statistics",
+        help="Orders attributed to an SMS of this flow (a click, or a delivery shortly before the order): for "
+        "abandoned carts, the carts recovered.",
+    )
     revenue = fields.Monetary(string="Revenue", compute="_compute_statistics", currency_field="currency_id")
     opted_out = fields.Integer(string="Opt-outs", compute="_compute_statistics")
 

@@ -2,6 +2,7 @@ import math
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.addons.mail.tests.common import MockEmail
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
@@ -156,6 +157,24 @@ class TestFlowTriggers(TriggerCommon, TransactionCase, MockEmail):
         message = self.env["sms.flow.message"].search([("sms_uuid", "=", sms.uuid)])
         self.assertEqual(self.claim(), [])
         self.cart(partner).action_confirm()
+        self.assert_never_sent(sms, message, "Contact ordered since entering", "ordered")
+
+    def test_win_back_exit_an_order_confirmed_in_the_second_of_the_entry(self):
+        """Odoo dates a confirmation to the second (`date_order`), the entry keeps the transaction's microseconds:
+        an order confirmed later within the same second is an order since the entry (the service's end-to-end
+        test met it: the win-back SMS left after the contact ordered)."""
+        flow = self.env.ref("sms_marketing_addon.sms_flow_win_back")
+        flow.active = True
+        self.now = datetime(2026, 11, 24, 20, 30, 0, 700000)
+        partner, _order = self.old_customer(60)
+        self.cron()
+        sms = self.sms_of(partner)
+        message = self.env["sms.flow.message"].search([("sms_uuid", "=", sms.uuid)])
+        self.now += timedelta(microseconds=200000)
+        new = self.cart(partner)
+        with patch.object(fields.Datetime, "now", staticmethod(lambda *args: datetime(2026, 11, 24, 20, 30))):
+            new.action_confirm()
+        self.assertEqual(new.date_order, datetime(2026, 11, 24, 20, 30))
         self.assert_never_sent(sms, message, "Contact ordered since entering", "ordered")
 
     def test_win_back_email_when_no_sms_consent_and_its_exit(self):

@@ -228,3 +228,12 @@ class TestSmsMarketingTours(HttpCase):
              ("split", 1, "days", False, self.env["sms.template"]),
              ("sms", 3, "days", "a", offer)])
         self.assertEqual((steps[1].split_holdout_percent, steps[1].split_a_percent), (10.0, 50.0))
+
+    def test_cart_flow_keeps_the_words_of_carts(self):
+        """Carts, Recovered, Recovered revenue on the abandoned-cart flow; the other triggers' flows say Entered,
+        Converted, Revenue (test_build_post_purchase_flow_with_split)."""
+        manager = new_test_user(self.env, login="sms_tour_cart_words", groups=(
+            "base.group_user,mass_mailing.group_mass_mailing_user,sms_marketing_addon.group_sms_marketing_manager"))
+        flow = self.env.ref("sms_marketing_addon.sms_flow_cart_default")
+        self.start_tour(f"/odoo/action-sms_marketing_addon.sms_flow_action/{flow.id}", "sms_marketing_flow_cart_words",
+                        login=manager.login)

@@ -134,5 +134,66 @@ registry.category("web_tour.tours").add("sms_marketing_flow_split", {
             content: "The split row shows its holdout",
             trigger: ".o_form_view div[name=step_ids] .o_data_row:nth-child(2) td[name=split_holdout_percent]:contains(10.00)",
         },
+        // The figures speak of contacts and conversions, not of carts (the words of the abandoned-cart flows).
+        {
+            content: "The flow counts the contacts who entered it",
+            trigger: ".o_form_view .o-form-buttonbox .o_stat_text:contains(Entered)",
+        },
+        {
+            content: "… and the orders converted; nothing says carts or recovered",
+            trigger: ".o_form_view .o-form-buttonbox:not(:has(.o_stat_text:contains(Carts))):not(:has(.o_stat_text:contains(Recovered))) .o_stat_text:contains(Converted)",
+        },
+        {
+            content: "The steps' column says converted too",
+            trigger: ".o_form_view div[name=step_ids] th[data-name=recovered]:contains(Converted)",
+        },
+        {
+            content: "Open the statistics",
+            trigger: ".o_form_view .o_notebook .nav-link:contains(Statistics)",
+            run: "click",
+        },
+        {
+            content: "Entered, converted and revenue; no cart, no recovered revenue",
+            trigger: ".o_form_view .o_notebook .tab-pane.active:not(:has(label:contains(Carts))):not(:has(label:contains(Recovered))) label:contains(Converted)",
+        },
+        {
+            trigger: ".o_form_view .o_notebook .tab-pane.active label:contains(Entered)",
+        },
+        {
+            trigger: ".o_form_view .o_notebook .tab-pane.active label:contains(Revenue)",
+        },
+    ],
+});
+
+/**
+ * The abandoned-cart flow keeps the words of carts: carts entered, carts recovered, recovered revenue (opened
+ * on its form).
+ */
+registry.category("web_tour.tours").add("sms_marketing_flow_cart_words", {
+    steps: () => [
+        {
+            content: "The cart flow counts carts",
+            trigger: ".o_form_view .o-form-buttonbox .o_stat_text:contains(Carts)",
+        },
+        {
+            content: "… and the carts recovered; not entered, not converted",
+            trigger: ".o_form_view .o-form-buttonbox:not(:has(.o_stat_text:contains(Entered))):not(:has(.o_stat_text:contains(Converted))) .o_stat_text:contains(Recovered)",
+        },
+        {
+            content: "The steps' column says recovered",
+            trigger: ".o_form_view div[name=step_ids] th[data-name=recovered]:contains(Recovered)",
+        },
+        {
+            content: "Open the statistics",
+            trigger: ".o_form_view .o_notebook .nav-link:contains(Statistics)",
+            run: "click",
+        },
+        {
+            content: "Carts, recovered and recovered revenue",
+            trigger: ".o_form_view .o_notebook .tab-pane.active:not(:has(label:contains(Converted))):not(:has(label:contains(Entered))) label:contains(Recovered revenue)",
+        },
+        {
+            trigger: ".o_form_view .o_notebook .tab-pane.active label:contains(Carts)",
+        },
     ],
 });
