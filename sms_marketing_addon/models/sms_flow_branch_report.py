@@ -26,8 +26,13 @@ class SmsFlowBranchReport(models.Model):
     sent = fields.Integer(readonly=True, aggregator="sum")
     emails = fields.Integer(string="E-mails", readonly=True, aggregator="sum")
     clicked = fields.Integer(readonly=True, aggregator="sum")
-    converted = fields.Integer(readonly=True, aggregator="sum")
-    revenue = fields.Monetary(readonly=True, aggregator="sum", currency_field="currency_id")
+    converted = fields.Integer(
+        readonly=True, aggregator="sum",
+        help="Contacts who confirmed an order within the flow's conversion window after entering, whether or not "
+        "they clicked: the holdout is counted the same way, so the lift compares like with like. The flow's own "
+        "\"Converted\" counts only orders credited to one of its SMS (a click, or a delivery shortly before).")
+    revenue = fields.Monetary(readonly=True, aggregator="sum", currency_field="currency_id",
+                              help="Amount of those orders.")
     opted_out = fields.Integer(string="Opt-outs", readonly=True, aggregator="sum")
 
     def init(self):
