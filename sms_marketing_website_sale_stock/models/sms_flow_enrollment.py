@@ -22,6 +22,7 @@ class SmsFlowEnrollment(models.Model):
             return reason
         checks = self.flow_id.trigger_id._exit_list() if self.flow_id.trigger_id else []
         product = self.env["product.product"].sudo().browse(self.res_id).exists()
+        product.invalidate_recordset(["free_qty", "qty_available"])  # moved since, in this transaction maybe
         if "product_sold_out" in checks and (not product or product._is_sold_out()):
             return "out_of_stock"
         if "ordered_product" in checks and product and self.env["sale.order.line"].sudo().search_count([
@@ -32,14 +33,19 @@ class SmsFlowEnrollment(models.Model):
         return False
 
     def _sms_flow_exit(self, reason, now=None):
-        """A contact whose back-in-stock SMS never left, for a reason that does not answer their request (the
-        product sold out again, no SMS consent any more...), goes back on the product's "notify me" list."""
         exiting = super()._sms_flow_exit(reason, now)
-        if reason in STILL_WAITING:
-            for enrollment in exiting.filtered(lambda e: e.res_model == "product.product" and e.res_id):
-                if any(m.state in ("sent", "delivered") for m in enrollment.message_ids):
-                    continue
-                product = self.env["product.product"].sudo().browse(enrollment.res_id).exists()
-                if product and enrollment.partner_id not in product.stock_notification_partner_ids:
-                    product.stock_notification_partner_ids = [(4, enrollment.partner_id.id)]
+        exiting._sms_flow_wait_again(reason)
         return exiting
+
+    def _sms_flow_wait_again(self, reason):
+        """Contacts of these back-in-stock enrollments whose SMS never left, for a reason that does not answer
+        their request (the product sold out again, no SMS consent any more, flow archived), go back on the
+        product's "notify me" list: Odoo's e-mail, or the flow again, tells them when it is available."""
+        if reason not in STILL_WAITING:
+            return
+        for enrollment in self.filtered(lambda e: e.res_model == "product.product" and e.res_id):
+            if any(m.state in ("sent", "delivered") for m in enrollment.message_ids):
+                continue
+            product = self.env["product.product"].sudo().browse(enrollment.res_id).exists()
+            if product and enrollment.partner_id not in product.stock_notification_partner_ids:
+                product.stock_notification_partner_ids = [(4, enrollment.partner_id.id)]
