@@ -134,8 +134,12 @@ done
 copy_db "${DB}_stock" "${DB}_stock_rpc"
 
 say "pytest: the stock bridges' tests inside Odoo + their service test"
-stock_tests=("$@")
-((${#stock_tests[@]})) && [[ $STOCK == only ]] || stock_tests=("${BRIDGES[@]/%//tests}" tests/test_stock_bridges.py)
+# SMSM_STOCK=only: arguments naming tests replace the bridges' tests, options (-q, -k ...) are added to them.
+stock_tests=("${BRIDGES[@]/%//tests}" tests/test_stock_bridges.py)
+if [[ $STOCK == only ]]; then
+    for arg in "$@"; do [[ $arg == -* ]] || { stock_tests=(); break; }; done
+    stock_tests+=("$@")
+fi
 set +e
 SMSM_RPC_DB=${DB}_stock_rpc SMSM_STOCK_BRIDGES=1 "$VENV/bin/python" -m pytest --odoo-config="$CONF" \
     --odoo-database="${DB}_stock" --odoo-http "${stock_tests[@]}"
