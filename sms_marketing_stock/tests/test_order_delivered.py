@@ -114,6 +114,10 @@ class TestOrderDelivered(DeliveredCommon, TransactionCase):
     def test_review_request_in_french(self):
         load_french(self.env)
         self.env["sms.flow"]._sms_flow_load_french_texts(["fr_FR"])
+        self.env["ir.module.module"].search([("name", "=", "sms_marketing_stock")])._update_translations(["fr_FR"], overwrite=True)
+        env_fr = self.env(context=dict(self.env.context, lang="fr_FR"))
+        reasons = dict(self.Enrollment._fields["exit_reason"]._description_selection(env_fr))
+        self.assertEqual(reasons["returned"], "Livraison retournée", "why an SMS was cancelled, in French (i18n/fr.po)")
         trigger = self.env.ref("sms_marketing_stock.sms_flow_trigger_order_delivered").with_context(lang="fr_FR")
         self.assertEqual(trigger.name, "Commande livrée (après l'achat)")
         self.assertEqual(self.delivered_flow.with_context(lang="fr_FR").name, "Commande livrée : demande d'avis")

@@ -122,6 +122,10 @@ class TestBackInStock(BackInStockCommon, TransactionCase, MockEmail):
     def test_back_in_stock_in_french(self):
         load_french(self.env)
         self.env["sms.flow"]._sms_flow_load_french_texts(["fr_FR"])
+        self.env["ir.module.module"].search([("name", "=", "sms_marketing_website_sale_stock")])._update_translations(["fr_FR"], overwrite=True)
+        env_fr = self.env(context=dict(self.env.context, lang="fr_FR"))
+        reasons = dict(self.Enrollment._fields["exit_reason"]._description_selection(env_fr))
+        self.assertEqual(reasons["out_of_stock"], "Produit de nouveau en rupture de stock", "why an SMS was cancelled, in French (i18n/fr.po)")
         trigger = self.env.ref("sms_marketing_website_sale_stock.sms_flow_trigger_back_in_stock")
         self.assertEqual(trigger.with_context(lang="fr_FR").name, "De retour en stock (me prévenir)")
         partner = self.partner(lang="fr_FR")
