@@ -164,5 +164,8 @@ class TestBackInStockAccess(TransactionCase):
         for kind in ("portal", "internal", "sms_user"):
             env = self.env(user=users[kind])
             self.assertTrue(product.with_env(env).sms_flow_link.endswith(product.website_url))
-        with self.assertRaises(Exception):  # a computed field without inverse
+        with self.assertRaises(AccessError):  # products are the shop's: the SMS manager does not write them
             product.with_env(manager).write({"sms_flow_link": "https://evil.example"})
+        product.write({"sms_flow_link": "https://evil.example"})  # computed, no inverse: nothing is kept
+        product.invalidate_recordset()
+        self.assertTrue(product.sms_flow_link.endswith(product.website_url))
