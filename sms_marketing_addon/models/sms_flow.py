@@ -437,13 +437,20 @@ class SmsFlow(models.Model):
 
     @api.model
     def _sms_flow_load_french_texts(self, langs=None):
-        """French texts of the default templates and flows, for the active French languages."""
+        """French texts of the default templates and flows, for the active French languages (the bridge addons
+        add theirs by overriding this method)."""
+        self._sms_flow_apply_french_texts("sms_marketing_addon", FRENCH_TEXTS, langs)
+
+    @api.model
+    def _sms_flow_apply_french_texts(self, module, texts_by_xmlid, langs=None):
+        """French texts `texts_by_xmlid` (as FRENCH_TEXTS) of records of `module`, for the active French
+        languages (or `langs`)."""
         langs = [code for code in (langs or [code for code, _name in self.env["res.lang"].get_installed()])
                  if code.startswith("fr_")]
         for xmlid, fname, english, french in (
-                (xmlid, *text) for xmlid, texts in FRENCH_TEXTS.items()
+                (xmlid, *text) for xmlid, texts in texts_by_xmlid.items()
                 for text in (texts if isinstance(texts, list) else [texts])):
-            record = self.env.ref(f"sms_marketing_addon.{xmlid}", raise_if_not_found=False)
+            record = self.env.ref(f"{module}.{xmlid}", raise_if_not_found=False)
             if not record:
                 continue
             record = record.sudo().with_context(active_test=False)

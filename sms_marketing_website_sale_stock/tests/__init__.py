@@ -1,0 +1,1 @@
+from . import test_back_in_stock
