@@ -1,12 +1,17 @@
 """One measured run of the mailing benchmark, in its own process (so its peak memory is its own).
 
-usage: _queue_worker.py DATABASE MODE(native|suite) SIZE
-Prints one JSON line: {"mode", "size", "seconds", "queued", "peak_rss_mb"}.
+usage: _queue_worker.py DATABASE MODE(native|suite) SIZE [PROFILE_FILE]
+Prints one JSON line: {"mode", "size", "seconds", "queued", "peak_rss_mb", "cpu_seconds", "db_cpu_seconds"}
+(the CPU time of this process and of its PostgreSQL backend during the measured part: on a machine shared with
+other jobs, wall time follows the load, CPU time much less). With PROFILE_FILE, the measured part
+runs under cProfile and its statistics are written there (read them with `python -m pstats PROFILE_FILE`).
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
+import os
 import resource
 import sys
 import time
@@ -17,8 +22,20 @@ from odoo import SUPERUSER_ID, api
 from _odoo_env import CONF
 
 
+def backend_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the PostgreSQL backend serving this run, when it runs on this machine."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     database, mode, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    profile_file = sys.argv[4] if len(sys.argv) > 4 else None
+    profiler = cProfile.Profile() if profile_file else None
     odoo.tools.config.parse_config(["-c", str(CONF), "-d", database, "--log-level=warn"])
     registry = odoo.modules.registry.Registry(database)
     with registry.cursor() as cr:
@@ -30,7 +47,13 @@ def main() -> None:
             "mailing_domain": repr([("name", "=like", f"Bench{size} %")]),
         })
         cr.commit()
+        cr.execute("SELECT pg_backend_pid()")
+        backend = cr.fetchone()[0]
+        db_cpu_before = backend_cpu_seconds(backend)
+        cpu_before = time.process_time()
         started = time.perf_counter()
+        if profiler:
+            profiler.enable()
         res_ids = mailing._get_remaining_recipients()
         if mode == "native":
             # Odoo's own path (composer, per-record ORM writes, chatter logs), fed in chunks of 10,000
@@ -46,11 +69,17 @@ def main() -> None:
             mailing.action_send_sms(res_ids=res_ids)
             cr.commit()
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_before
+        db_cpu = backend_cpu_seconds(backend) - db_cpu_before
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(profile_file)
         cr.execute("SELECT count(*) FROM sms_sms WHERE mailing_id = %s AND state = 'outgoing'", [mailing.id])
         queued = cr.fetchone()[0]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"mode": mode, "size": size, "seconds": round(seconds, 2), "queued": queued,
-                      "peak_rss_mb": round(peak, 1)}))
+                      "peak_rss_mb": round(peak, 1),
+                      "cpu_seconds": round(cpu, 2), "db_cpu_seconds": round(db_cpu, 2)}))
 
 
 if __name__ == "__main__":

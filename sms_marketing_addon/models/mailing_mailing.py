@@ -6,7 +6,7 @@ from odoo.tools import SQL, split_every
 
 _logger = logging.getLogger(__name__)
 
-QUEUE_CHUNK = 5000
+QUEUE_CHUNK = 10000
 
 
 class MailingMailing(models.Model):
@@ -93,13 +93,27 @@ class MailingMailing(models.Model):
         return [row[0] for row in self.env.execute_query(query.select())]
 
     def action_send_sms(self, res_ids=None):
-        """Queue SMS in chunks: Odoo's composer takes the recipients through `literal_eval` (which refuses
-        more than ~12-15k ids) and keeps every record of the run in memory; chunks keep both bounded."""
+        """Queue SMS in chunks, each committed: Odoo's composer takes the recipients through `literal_eval`
+        (which refuses more than ~12-15k ids) and keeps every record of the run in memory; chunks keep both
+        bounded, and a queueing stopped half-way resumes where it stopped (`_get_remaining_recipients`).
+        One composer per mailing, given each chunk's records directly (no id list printed and parsed again)."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
         for mailing in self:
             ids = res_ids or mailing._get_remaining_recipients()
+            if not ids:
+                continue
+            composer = None
             for chunk in split_every(QUEUE_CHUNK, ids, list):
-                super(MailingMailing, mailing).action_send_sms(res_ids=chunk)
+                if composer is None:
+                    composer = self.env["sms.composer"].with_context(active_id=False).create(
+                        mailing._send_sms_get_composer_values(chunk))
+                    if not composer._sms_bulk_path():  # Odoo's own path, asked for by context
+                        composer = False
+                if composer:
+                    records = self.env[mailing.mailing_model_real].browse(chunk)
+                    composer._action_send_sms_mass(records.with_context(mail_notify_author=True))
+                else:
+                    super(MailingMailing, mailing).action_send_sms(res_ids=chunk)
                 if auto_commit:
                     self.env.cr.commit()
                 self.env.invalidate_all()
