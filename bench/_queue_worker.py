@@ -2,8 +2,8 @@
 
 usage: _queue_worker.py DATABASE MODE(native|suite) SIZE [PROFILE_FILE]
 Prints one JSON line: {"mode", "size", "seconds", "queued", "peak_rss_mb", "cpu_seconds", "db_cpu_seconds"}
-(the CPU time of this process and of its PostgreSQL backend during the measured part: on a machine shared with
-other jobs, wall time follows the load, CPU time much less). With PROFILE_FILE, the measured part
+(the CPU time of this process and of its PostgreSQL backends during the measured part: on a machine shared
+with other jobs, wall time follows the load, CPU time much less). With PROFILE_FILE, the measured part
 runs under cProfile and its statistics are written there (read them with `python -m pstats PROFILE_FILE`).
 """
 
@@ -22,14 +22,21 @@ from odoo import SUPERUSER_ID, api
 from _odoo_env import CONF
 
 
-def backend_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of the PostgreSQL backend serving this run, when it runs on this machine."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def backends_cpu_seconds(cr) -> dict[int, float]:
+    """{pid: CPU time (user + system)} of this process's PostgreSQL backends (this database, this machine):
+    the queueing's own cursor and the one of its writer thread (Odoo names its connections after its
+    process)."""
+    cr.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+               "AND application_name = %s", [f"odoo-{os.getpid()}"])
+    result = {}
+    for (pid,) in cr.fetchall():
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        result[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return result
 
 
 def main() -> None:
@@ -47,9 +54,7 @@ def main() -> None:
             "mailing_domain": repr([("name", "=like", f"Bench{size} %")]),
         })
         cr.commit()
-        cr.execute("SELECT pg_backend_pid()")
-        backend = cr.fetchone()[0]
-        db_cpu_before = backend_cpu_seconds(backend)
+        db_cpu_before = backends_cpu_seconds(cr)
         cpu_before = time.process_time()
         started = time.perf_counter()
         if profiler:
@@ -70,7 +75,7 @@ def main() -> None:
             cr.commit()
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu_before
-        db_cpu = backend_cpu_seconds(backend) - db_cpu_before
+        db_cpu = sum(cpu - db_cpu_before.get(pid, 0.0) for pid, cpu in backends_cpu_seconds(cr).items())
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile_file)
