@@ -130,7 +130,7 @@ class MailingMailing(models.Model):
                     if handoff is not None:
                         # What this cursor wrote for the chunk (a link tracker for a new link) is committed
                         # before the SMS that show it; most chunks write nothing here (no commit).
-                        if self.env.execute_query(SQL("SELECT pg_current_xact_id_if_assigned()"))[0][0]:
+                        if self.env.execute_query(SQL("SELECT txid_current_if_assigned()"))[0][0]:
                             self.env.cr.commit()
                         writer.submit(handoff)
                     elif auto_commit:

@@ -1,6 +1,7 @@
 import re
 import string
 from random import choices
+from uuid import uuid4
 
 from odoo.tools.mail import TEXT_URL_REGEX
 from odoo.tools.rendering_tools import parse_inline_template
@@ -282,14 +283,15 @@ class SmsComposer(models.TransientModel):
         self.env["sms.tracker"].flush_model()
         statement = SQL(
             """WITH u AS (
-                   SELECT * FROM unnest(%(ids)s::int[], %(numbers)s::varchar[], %(bodies)s::text[],
-                                        %(partners)s::int[], %(states)s::varchar[], %(failures)s::varchar[],
-                                        %(res_ids)s::int[], %(codes)s::varchar[], %(statuses)s::varchar[])
-                     AS u(id, number, body, partner_id, state, failure_type, res_id, code, status)
+                   SELECT * FROM unnest(%(ids)s::int[], %(uuids)s::varchar[], %(numbers)s::varchar[],
+                                        %(bodies)s::text[], %(partners)s::int[], %(states)s::varchar[],
+                                        %(failures)s::varchar[], %(res_ids)s::int[], %(codes)s::varchar[],
+                                        %(statuses)s::varchar[])
+                     AS u(id, uuid, number, body, partner_id, state, failure_type, res_id, code, status)
                ), sms AS (
                    INSERT INTO sms_sms (id, uuid, number, body, partner_id, state, failure_type, to_delete,
                                         mailing_id, sms_kind, create_uid, write_uid, create_date, write_date)
-                   SELECT u.id, replace(gen_random_uuid()::text, '-', ''), u.number, u.body, NULLIF(u.partner_id, 0),
+                   SELECT u.id, u.uuid, u.number, u.body, NULLIF(u.partner_id, 0),
                           u.state, NULLIF(u.failure_type, ''), FALSE, %(mailing)s, 'marketing', %(uid)s, %(uid)s,
                           now() at time zone 'UTC', now() at time zone 'UTC'
                      FROM u
@@ -308,7 +310,8 @@ class SmsComposer(models.TransientModel):
                SELECT sms.uuid, trace.id, %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC'
                  FROM sms JOIN trace ON trace.sms_id_int = sms.id""",
             mailing=mailing.id, uid=uid, model=self.res_model, campaign=mailing.campaign_id.id or None,
-            ids=int_array(sms_ids), numbers=text_array([v["number"] or None for v in values]),
+            ids=int_array(sms_ids), uuids=text_array([uuid4().hex for __ in sms_ids]),  # as Odoo's composer
+            numbers=text_array([v["number"] or None for v in values]),
             bodies=text_array(bodies), partners=int_array([v["partner_id"] or 0 for v in values]),
             states=text_array([v["state"] for v in values]), failures=text_array([v["failure_type"] for v in values]),
             res_ids=int_array([v["res_id"] for v in values]), codes=text_array([v["sms_code"] for v in values]),
