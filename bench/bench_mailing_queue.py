@@ -5,7 +5,9 @@ native path on the same data, in the same run. One command:
     .venv/bin/python bench/bench_mailing_queue.py --sizes 1000000 --skip-native-above 0
 
 Needs the test template database (`make test` once). Prints recipients per second for both paths, their
-ratio, and the peak memory (RSS) of each run's process. Target (issue 4): >= 5x native at 20,000 and
+ratio, the peak memory (RSS) of each run's process, the CPU time of that process and of its PostgreSQL
+backends, and the load average at the end of each run (the machine may be shared: wall time follows the
+load). Target (issue 4): >= 5x native at 20,000 and
 < 500 MB at 100,000; (issue 17) 1,000,000 in <= 2 minutes with <= 300 MB.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"building {args.database} (template + addon)...", file=sys.stderr)
     database = fresh_database(args.database)
-    print(f"{'recipients':>10} {'path':>7} {'seconds':>8} {'rcpt/s':>8} {'queued':>8} {'peak RSS':>9}")
+    print(f"{'recipients':>10} {'path':>7} {'seconds':>8} {'rcpt/s':>8} {'queued':>8} {'peak RSS':>9} "
+          f"{'CPU s':>7} {'DB CPU s':>8} {'load':>5}")
     for size in args.sizes:
         seed(database, size)
         results = {}
@@ -59,7 +63,8 @@ def main() -> None:
             results[mode] = result
             rate = result["queued"] / result["seconds"] if result["seconds"] else float("inf")
             print(f"{size:>10} {mode:>7} {result['seconds']:>8.2f} {rate:>8.0f} {result['queued']:>8} "
-                  f"{result['peak_rss_mb']:>7.0f}MB", flush=True)
+                  f"{result['peak_rss_mb']:>7.0f}MB {result['cpu_seconds']:>7.1f} "
+                  f"{result['db_cpu_seconds']:>8.1f} {os.getloadavg()[0]:>5.1f}", flush=True)
             if mode == "suite" and size >= 1_000_000:
                 met = result["seconds"] <= 120 and result["peak_rss_mb"] <= 300
                 print(f"{size:>10}   target <= 120 s and <= 300 MB (issue 17): {'met' if met else 'NOT met'}",

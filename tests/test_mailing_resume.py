@@ -97,3 +97,58 @@ def test_a_mailing_killed_between_two_chunks_resumes_without_duplicates() -> Non
     assert "LEFT 0" in second.stdout
     # Every recipient queued once: one SMS and one trace each, none twice.
     assert queued(mailing_id) == (RECIPIENTS, RECIPIENTS, RECIPIENTS)
+
+
+FAIL_WRITER = """
+import threading
+from odoo.addons.sms_marketing_addon.models import mailing_mailing
+mailing_mailing.QUEUE_CHUNK = {chunk}
+env.cr.execute('''INSERT INTO res_partner (name, mobile, country_id, sms_number, sms_number_valid,
+                                           sms_consent_state, active, type, autopost_bills, create_date,
+                                           write_date)
+                  SELECT 'Writer {run} ' || n, '+3372' || lpad(n::text, 7, '0'), %s,
+                         '+3372' || lpad(n::text, 7, '0'), TRUE, 'opted_in', TRUE, 'contact', 'ask',
+                         now(), now()
+                    FROM generate_series(1, {count}) AS n''', [env.ref('base.fr').id])
+mailing = env['mailing.mailing'].create({{
+    'subject': 'Writer {run}', 'mailing_type': 'sms', 'body_plaintext': 'Offre {{{{ object.name }}}}',
+    'mailing_model_id': env['ir.model']._get_id('res.partner'), 'sms_allow_unsubscribe': True,
+    'mailing_domain': repr([('name', '=like', 'Writer {run} %')]),
+}})
+env.cr.commit()
+print('MAILING', mailing.id, flush=True)
+Cursor = type(env.cr)
+real_execute, writes = Cursor.execute, []
+def execute(cr, query, params=None, log_exceptions=True):
+    if threading.current_thread().name == 'sms-queue-writer':
+        writes.append(1)
+        if len(writes) == 2:  # the writer's second chunk (the mailing's third) fails
+            raise RuntimeError('disk full')
+    return real_execute(cr, query, params, log_exceptions)
+Cursor.execute = execute
+try:
+    mailing.action_send_sms()
+except RuntimeError as error:
+    print('RAISED', error, flush=True)
+else:
+    print('NOT RAISED', flush=True)
+"""
+
+
+def test_a_chunk_that_fails_to_be_written_stops_the_queueing_with_its_error() -> None:
+    """From the second chunk on, chunks are written by a thread of their own: a chunk that fails there is not
+    lost in silence; the queueing stops with the error, the chunks committed before stay, and sending again
+    queues the rest, nobody twice."""
+    run = uuid.uuid4().hex[:8]
+    first = odoo_shell(FAIL_WRITER.format(chunk=CHUNK, run=run, count=RECIPIENTS))
+    assert first.returncode == 0, (first.stdout, first.stderr[-3000:])
+    assert "RAISED disk full" in first.stdout, (first.stdout, first.stderr[-3000:])
+    [mailing_line] = [line for line in first.stdout.splitlines() if line.startswith("MAILING ")]
+    mailing_id = int(mailing_line.split()[1])
+    assert queued(mailing_id) == (2 * CHUNK, 2 * CHUNK, 2 * CHUNK)
+
+    second = odoo_shell(RESUME.format(chunk=CHUNK, mailing_id=mailing_id))
+    assert second.returncode == 0, (second.stdout, second.stderr[-3000:])
+    assert f"REMAINING {RECIPIENTS - 2 * CHUNK}" in second.stdout
+    assert "LEFT 0" in second.stdout
+    assert queued(mailing_id) == (RECIPIENTS, RECIPIENTS, RECIPIENTS)

@@ -1,4 +1,5 @@
 import logging
+import queue
 import threading
 
 from odoo import _, fields, models
@@ -6,7 +7,7 @@ from odoo.tools import SQL, split_every
 
 _logger = logging.getLogger(__name__)
 
-QUEUE_CHUNK = 5000
+QUEUE_CHUNK = 10000
 
 
 class MailingMailing(models.Model):
@@ -77,8 +78,9 @@ class MailingMailing(models.Model):
 
     def _get_remaining_recipients(self):
         """Odoo's answer (the recipients in the model's order, minus those the mailing already has a trace for)
-        in one query: Odoo passes every recipient id back to PostgreSQL in an `IN` list, a million of them for
-        a million-recipient mailing (memory and parsing). A/B tests keep Odoo's path (random fragments)."""
+        in one query, as one array: Odoo passes every recipient id back to PostgreSQL in an `IN` list, a million
+        of them for a million-recipient mailing (memory and parsing). A/B tests keep Odoo's path (random
+        fragments)."""
         if self.mailing_type != "sms" or self.ab_testing_enabled:
             return super()._get_remaining_recipients()
         self.ensure_one()
@@ -90,18 +92,98 @@ class MailingMailing(models.Model):
                                                          AND trace.res_id = %s)""",
             self.id, self.mailing_model_real, SQL.identifier(query.table, "id"),
         ))
-        return [row[0] for row in self.env.execute_query(query.select())]
+        # One array, not a million rows: a row is a Python tuple (~80 bytes each, 80 MB at a million) where the
+        # array's ids arrive as one list of ints.
+        return self.env.execute_query(SQL("SELECT ARRAY(%s)", query.select()))[0][0]
 
     def action_send_sms(self, res_ids=None):
-        """Queue SMS in chunks: Odoo's composer takes the recipients through `literal_eval` (which refuses
-        more than ~12-15k ids) and keeps every record of the run in memory; chunks keep both bounded."""
+        """Queue SMS in chunks, each committed: Odoo's composer takes the recipients through `literal_eval`
+        (which refuses more than ~12-15k ids) and keeps every record of the run in memory; chunks keep both
+        bounded, and a queueing stopped half-way resumes where it stopped (`_get_remaining_recipients`).
+        One composer per mailing, given each chunk's records directly (no id list printed and parsed again).
+        From the second chunk on, each chunk's SMS are written and committed by a thread on a cursor of its own
+        (`_SmsChunkWriter`) while the next chunk is prepared: the database's work beside Python's."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
         for mailing in self:
             ids = res_ids or mailing._get_remaining_recipients()
-            for chunk in split_every(QUEUE_CHUNK, ids, list):
-                super(MailingMailing, mailing).action_send_sms(res_ids=chunk)
-                if auto_commit:
-                    self.env.cr.commit()
-                self.env.invalidate_all()
+            if not ids:
+                continue
+            composer = writer = None
+            queued = False
+            try:
+                for index, chunk in enumerate(split_every(QUEUE_CHUNK, ids, list)):
+                    if composer is None:
+                        composer = self.env["sms.composer"].with_context(active_id=False).create(
+                            mailing._send_sms_get_composer_values(chunk))
+                        if not composer._sms_bulk_path():  # Odoo's own path, asked for by context
+                            composer = False
+                        elif (auto_commit and len(ids) > QUEUE_CHUNK and not composer.mass_force_send
+                              and not composer.mass_keep_log):
+                            writer = _SmsChunkWriter(self.env.registry)
+                    handoff = [] if writer and index else None
+                    if composer:
+                        records = self.env[mailing.mailing_model_real].browse(chunk)
+                        composer.with_context(_sms_bulk_handoff=handoff)._action_send_sms_mass(
+                            records.with_context(mail_notify_author=True))
+                    else:
+                        super(MailingMailing, mailing).action_send_sms(res_ids=chunk)
+                    if handoff is not None:
+                        # What this cursor wrote for the chunk (a link tracker for a new link) is committed
+                        # before the SMS that show it; most chunks write nothing here (no commit).
+                        if self.env.execute_query(SQL("SELECT txid_current_if_assigned()"))[0][0]:
+                            self.env.cr.commit()
+                        writer.submit(handoff)
+                    elif auto_commit:
+                        self.env.cr.commit()
+                    self.env.invalidate_all()
+                queued = True
+            finally:
+                if writer:  # the last chunk written; an error of the writer is raised unless one is on its way
+                    writer.close(raise_error=queued)
             _logger.info("SMS mailing %s: %s recipients queued", mailing.id, len(ids))
         return True
+
+
+class _SmsChunkWriter:
+    """Executes each chunk's statements (the SMS, traces and trackers of `sms.composer._prepare_mass_sms`) and
+    commits them, in a thread with a cursor of its own: one chunk written while the next one is prepared, at
+    most one more waiting (memory stays bounded). A chunk is committed whole or not at all, as without it; after
+    an error nothing more is written and the error is raised in the queueing thread."""
+
+    def __init__(self, registry):
+        self._queue = queue.Queue(maxsize=1)
+        self.error = None
+        self._thread = threading.Thread(target=self._run, args=(registry,), name="sms-queue-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self, registry):
+        cr = None
+        while (statements := self._queue.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                cr = cr or registry.cursor()
+                for statement in statements:
+                    cr.execute(statement)
+                cr.commit()
+            except Exception as error:  # noqa: BLE001 - raised in the queueing thread
+                self.error = error
+                if cr is not None:
+                    cr.close()  # rolls back
+                    cr = None
+        if cr is not None:
+            cr.close()
+
+    def _check(self):
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, statements):
+        self._check()
+        self._queue.put(statements)
+
+    def close(self, raise_error=True):
+        self._queue.put(None)
+        self._thread.join()
+        if raise_error:
+            self._check()

@@ -45,6 +45,81 @@ class TestMailingQueue(SmsMarketingCase):
         # Following the per-recipient short link counts a click on that recipient's trace (Odoo's route).
         self.assertTrue(re.search(r"/r/\w+/s/%d" % sms.id, sms.body))
 
+    def queue_both_ways(self, body, recipients):
+        """The same mailing queued by the suite's bulk path and by Odoo's own composer (the benchmark's native
+        path): per recipient, what each queued (SMS and trace), with the SMS id, trace code and the mailing's own
+        short-link codes written the same way (`/s/ID`, `/sms/MAILING/CODE`, `/r/<the link's URL>`)."""
+        from odoo.addons.mass_mailing_sms.models.mailing_mailing import Mailing
+
+        def queued(mailing):
+            traces = self.env["mailing.trace"].search([("mass_mailing_id", "=", mailing.id)])
+            codes = {code.code: code.link_id.url for code in self.env["link.tracker.code"].search(
+                [("link_id.mass_mailing_id", "=", mailing.id)])}
+            seen = {}
+            for trace in traces:
+                sms = self.env["sms.sms"].browse(trace.sms_id_int).exists()
+                text = sms.body or ""
+                text = text.replace(f"/s/{sms.id}", "/s/ID").replace(
+                    f"/sms/{mailing.id}/{trace.sms_code}", "/sms/MAILING/CODE")
+                text = re.sub(r"/r/(\w+)", lambda m: "/r/<%s>" % codes.get(m.group(1), m.group(1)), text)
+                seen[trace.res_id] = {
+                    "body": text, "sms": (sms.number, sms.partner_id.id, sms.state, sms.failure_type or False,
+                                          sms.sms_kind),
+                    "trace": (trace.trace_status, trace.failure_type or False, trace.sms_number, trace.model,
+                              trace.trace_type),
+                    "tracker": sms.sms_tracker_id.mailing_trace_id == trace, "sms_of_trace": bool(sms),
+                }
+            return seen
+
+        results = []
+        for odoo_path in (False, True):
+            mailing = self.make_mailing(body)
+            if odoo_path:
+                Mailing.action_send_sms(mailing.with_context(sms_marketing_odoo_composer=True),
+                                        res_ids=recipients.ids)
+            else:
+                mailing.action_send_sms(res_ids=recipients.ids)
+            self.env.flush_all()
+            results.append(queued(mailing))
+        return results
+
+    def test_bulk_path_queues_what_odoos_composer_queues(self):
+        """Byte for byte, the SMS and traces of the bulk path are those of Odoo's composer on a mixed sample:
+        a placeholder rendered in regex mode (Odoo's allowed expressions) with its default used once, others by
+        Odoo's own renderer, a link in a contact's name, tracked links with a query string,
+        the unsubscribe line, French and US numbers, a phone without mobile, blacklisted, duplicate, invalid
+        and missing numbers; for a body without placeholder, one with a field of a related record, and a
+        body that is only a link."""
+        self.env["phone.blacklist"].add("+33622222222")
+        alice = self.make_partner("06 11 11 11 11", name="Alice", ref="VIP-7")
+        recipients = (
+            alice
+            | self.make_partner("06 11 11 11 11", name="Alice again")
+            | self.make_partner("06 22 22 22 22", name="Bob")
+            | self.make_partner("+1 650 253 0000", country=self.us, name="Zoë O'Brien")
+            | self.make_partner(False, name="Phone only", phone="07 33 33 33 33")
+            | self.make_partner("abcd", name="Bad number")
+            | self.Partner.create({"name": "No number"})
+            | self.make_partner("06 44 44 44 44", name="Shop https://partner.example.org/p?id=4 owner")
+            | self.make_partner("06 55 55 55 55", name=False, type="invoice", parent_id=alice.id)
+        )
+        bodies = [
+            "Bonjour {{ object.name ||| client }}, -20% : https://shop.example.com/sale?x=1 "
+            "et https://shop.example.com/b.",
+            "Soldes ce week-end https://shop.example.com/sale",
+            "{{ object.country_id.name }} : {{ object.ref ||| client }} https://shop.example.com/c",
+            "https://shop.example.com/d",
+        ]
+        for body in bodies:
+            with self.subTest(body=body):
+                bulk, odoo = self.queue_both_ways(body, recipients)
+                self.assertEqual(len(bulk), len(recipients))
+                self.assertEqual(bulk, odoo)
+        # The sample does cover what it claims: one of each outcome, and per-recipient links with the footer.
+        self.assertEqual(sorted(v["trace"][1] or "" for v in bulk.values()), [
+            "", "", "", "", "", "sms_blacklist", "sms_duplicate", "sms_number_format", "sms_number_missing"])
+        self.assertIn("/r/<https://shop.example.com/d>/s/ID\nSTOP SMS:", bulk[recipients[0].id]["body"])
+
     def test_recipient_already_reached_is_not_sent_twice(self):
         """Queued again with explicit recipients (as a second run or a resumed one does), a contact the mailing
         already reached gets no second SMS: Odoo's duplicate, looked up for the chunk's recipients only."""
