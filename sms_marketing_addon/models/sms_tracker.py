@@ -35,10 +35,12 @@ class SmsTracker(models.Model):
                  FROM sms_tracker AS tracker
                 WHERE tracker.sms_uuid = ANY(%(uuids)s) AND tracker.mail_notification_id IS NULL
                   AND trace.id = tracker.mailing_trace_id AND trace.trace_status NOT IN %(ignored)s
-            RETURNING trace.id""",
+            RETURNING trace.id, trace.mass_mailing_id""",
             now=now, uid=self.env.uid, uuids=list(uuids), ignored=PENDING_IGNORES,
         ))
         traces = Trace.browse([row[0] for row in rows])
         traces.invalidate_recordset([*TRACE_FIELDS, "write_date", "write_uid"])
+        # What `_update_sms_mailings` reads of them (else a fetch of every column of every trace).
+        self.env.cache.update(traces, Trace._fields["mass_mailing_id"], [row[1] for row in rows])
         traces.modified(TRACE_FIELDS)
         self._update_sms_mailings("pending", traces)

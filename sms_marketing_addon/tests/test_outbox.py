@@ -96,6 +96,40 @@ class TestClaim(OutboxCase):
         self.assertEqual([m["key"] for m in again["messages"]], [sms.uuid], "an expired claim comes back")
         self.assertEqual(sms.sms_claim_worker, "w2")
 
+    def test_a_campaign_batch_claimed_and_reported_as_the_merchant_sees_it(self):
+        """A campaign's batch through the claim and the report (both set-based): each recipient timed in their
+        own zone, even when their numbers resolve alike (+33 6 mobiles, one contact living in Nouméa, where it is
+        23:00), and what the report leaves: the SMS handed over, its trace pending with its sent date, the
+        sent register's row, the campaign done."""
+        self.now = datetime(2026, 11, 24, 12, 0)  # 13:00 in Paris
+        paris = self.partner
+        noumea = self.consented("06 12 34 56 79", name="Lucie Wamytan", tz="Pacific/Noumea")
+        self.mailing.action_send_sms(res_ids=(paris | noumea).ids)
+        sms = {p: self.Sms.search([("mailing_id", "=", self.mailing.id), ("partner_id", "=", p.id)])
+               for p in (paris, noumea)}
+        claim = self.claim()
+        self.assertEqual([m["key"] for m in claim["messages"]], [sms[paris].uuid])
+        self.assertEqual(claim["deferred"], 1)
+        self.assertIn("Pacific/Noumea", sms[noumea].sms_defer_reason)
+        self.assertFalse(sms[noumea].sms_claim_worker)
+        self.assertEqual(sms[paris].body, claim["messages"][0]["body"])
+        self.assertTrue(sms[paris].body.startswith("Maison Test: "), "the brand, written with the claim")
+        self.assertEqual((sms[paris].sms_claim_worker, sms[paris].sms_claim_expires),
+                         ("w1", self.now + timedelta(seconds=120)))
+        account = self.env.ref("sms_marketing_addon.provider_account_console")
+        self.api.report_results("w1", [{"key": sms[paris].uuid, "outcome": "sent", "provider_message_id": "SMcamp",
+                                        "segments": 2}])
+        self.assertEqual((sms[paris].state, sms[paris].to_delete, sms[paris].sms_claim_worker), ("pending", True, False))
+        trace = sms[paris].mailing_trace_ids
+        self.assertEqual((trace.trace_status, trace.sent_datetime), ("pending", self.now))
+        self.assertEqual(sms[noumea].mailing_trace_ids.trace_status, "outgoing")
+        kept = self.env["sms.provider.message"].search([("sms_uuid", "=", sms[paris].uuid)])
+        self.assertEqual(
+            (kept.provider_message_id, kept.account_id, kept.provider, kept.number, kept.partner_id, kept.mailing_id,
+             kept.is_marketing, kept.segments, kept.state, kept.date_sent),
+            ("SMcamp", account, account.provider, "+33612345678", paris, self.mailing, True, 2, "sent", self.now))
+        self.assertEqual(self.mailing.state, "done", "Odoo's rule: no SMS of the campaign waits for IAP")
+
     def test_no_consent_and_opted_out_are_cancelled_with_a_reason(self):
         stranger = self.make_partner("06 98 76 54 32", name="No consent")
         no_consent = self.marketing_sms(stranger)
