@@ -19,7 +19,8 @@ class SmsProviderMessage(models.Model):
     _order = "id desc"
     _rec_name = "provider_message_id"
 
-    sms_uuid = fields.Char(string="SMS uuid", required=True, index=True, readonly=True)
+    # Looked up through the unique constraint's index (a second index would cost every report's INSERT).
+    sms_uuid = fields.Char(string="SMS uuid", required=True, readonly=True)
     provider_message_id = fields.Char(string="Provider message id", index=True, readonly=True)
     account_id = fields.Many2one("sms.provider.account", string="Gateway account", readonly=True, index=True)
     provider = fields.Char(readonly=True)
@@ -36,6 +37,12 @@ class SmsProviderMessage(models.Model):
     _sql_constraints = [
         ("sms_uuid_unique", "unique (sms_uuid)", "An SMS is handed to a gateway once."),
     ]
+
+    def init(self):
+        super().init()
+        # Up to 2026-11: `sms_uuid` had an index of its own beside the unique constraint's (Odoo keeps an index
+        # a field no longer asks for).
+        self.env.cr.execute("DROP INDEX IF EXISTS sms_provider_message__sms_uuid_index")
 
     @api.model_create_multi
     def create(self, vals_list):
