@@ -500,6 +500,10 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             [("sms_uuid", "in", [m.sms_uuid for m in messages.values()])])}
         applied = ignored = 0
         unknown, invalid = [], []
+        # Decided receipt by receipt (in order: a message's state as the receipts before left it), written per
+        # group of equal values (one ORM write and one tracker update per group, not per receipt).
+        now = self.env.cr.now()
+        current, writes, delivered, undelivered = {}, {}, [], {}
         for event in events:
             message = messages.get(event.get("provider_message_id"))
             status = event.get("status")
@@ -509,23 +513,35 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             if not message:
                 unknown.append(event.get("provider_message_id"))
                 continue
-            if message.state in FINAL_STATES or message.state == status:
+            state = current.get(message.id, message.state)
+            if state in FINAL_STATES or state == status:
                 ignored += 1
                 continue
-            message.write({"state": status, "error_code": event.get("error_code") or False,
-                           "date_final": self.env.cr.now() if status in FINAL_STATES else False})
-            # sudo also without a tracker (flow and transactional SMS): mass_mailing_sms's update searches mailings.
-            tracker = trackers.get(message.sms_uuid, self.env["sms.tracker"].sudo())
+            current[message.id] = status
+            writes[message.id] = (status, event.get("error_code") or False, now if status in FINAL_STATES else False)
+            tracker = trackers.get(message.sms_uuid)
             if status == "delivered":
-                tracker._action_update_from_sms_state("sent")
+                delivered.append(tracker.id if tracker else None)
             elif status in ("undelivered", "failed"):
-                tracker._action_update_from_provider_error(
-                    "invalid_destination" if event.get("number_invalid") else "not_delivered")
+                kind = "invalid_destination" if event.get("number_invalid") else "not_delivered"
+                undelivered.setdefault(kind, []).append(tracker.id if tracker else None)
                 if event.get("opted_out"):
                     self._opt_out_from_provider(message.number, event)
                 elif event.get("number_invalid"):
                     self._flag_rejected_number(message.number, event.get("error_code") or "")
             applied += 1
+        groups = {}
+        for message_id, values in writes.items():
+            groups.setdefault(values, []).append(message_id)
+        for (status, error_code, date_final), ids in groups.items():
+            ProviderMessage.browse(ids).write({"state": status, "error_code": error_code, "date_final": date_final})
+        # sudo also without a tracker (flow and transactional SMS): mass_mailing_sms's update searches mailings.
+        Tracker = self.env["sms.tracker"].sudo()
+        if delivered:
+            Tracker.browse([tracker_id for tracker_id in delivered if tracker_id])._action_update_from_sms_state("sent")
+        for kind, tracker_ids in undelivered.items():
+            Tracker.browse([tracker_id for tracker_id in tracker_ids if tracker_id])._action_update_from_provider_error(
+                kind)
         return {"applied": applied, "ignored": ignored, "unknown": unknown, "invalid": invalid}
 
     def _settle_unknown_outcomes(self, events):

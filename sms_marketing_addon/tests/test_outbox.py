@@ -259,6 +259,31 @@ class TestResults(OutboxCase):
         self.assertEqual(bad["invalid"], ["SMabc"], "a bad status is reported, not fatal for the batch")
         self.assertEqual(self.trace.trace_status, "sent")
 
+    def test_a_batch_of_receipts_applies_each_in_order(self):
+        """One call with the receipts of several SMS, as the service hands them over: each applied once, in
+        order (a receipt after a final one of the same SMS in the same batch changes nothing)."""
+        other = self.consented("06 98 76 54 31", name="Noé Martin")
+        self.mailing.action_send_sms(res_ids=other.ids)
+        sms2 = self.Sms.search([("mailing_id", "=", self.mailing.id), ("partner_id", "=", other.id)])
+        trace2 = sms2.mailing_trace_ids
+        self.api.report_results("w1", [{"key": self.sms.uuid, "outcome": "sent", "provider_message_id": "SMa"},
+                                       {"key": sms2.uuid, "outcome": "sent", "provider_message_id": "SMb"}])
+        result = self.api.apply_delivery_statuses([
+            {"provider_message_id": "SMa", "status": "sent"},
+            {"provider_message_id": "SMb", "status": "undelivered", "error_code": "30003"},
+            {"provider_message_id": "SMa", "status": "delivered"},
+            {"provider_message_id": "SMb", "status": "delivered"},
+        ])
+        self.assertEqual(result, {"applied": 2, "ignored": 2, "unknown": [], "invalid": []})
+        kept = {m.provider_message_id: m for m in self.env["sms.provider.message"].search(
+            [("provider_message_id", "in", ["SMa", "SMb"])])}
+        self.assertEqual((kept["SMa"].state, kept["SMa"].error_code), ("delivered", False))
+        self.assertEqual((kept["SMb"].state, kept["SMb"].error_code), ("undelivered", "30003"))
+        self.assertTrue(kept["SMa"].date_final and kept["SMb"].date_final)
+        self.assertEqual(self.trace.trace_status, "sent")
+        self.assertEqual((trace2.trace_status, trace2.failure_type), ("error", "sms_not_delivered"))
+        self.assertEqual(self.mailing.delivered, 1)
+
     def test_invalid_number_fails_with_the_reason_and_flags_the_number(self):
         self.api.report_results("w1", [{"key": self.sms.uuid, "outcome": "failed", "error_code": "21211",
                                         "reason": "Invalid 'To' Phone Number", "number_rejected": True}])
