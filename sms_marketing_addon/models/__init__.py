@@ -11,6 +11,7 @@ from . import sms_provider_account
 from . import sms_provider_message
 from . import sms_compliance_policy
 from . import sms_sms
+from . import sms_tracker
 from . import mailing_mailing
 from . import mailing_trace
 from . import sms_marketing_api

@@ -231,7 +231,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             now=now, limit=limit, held=held_accounts.ids or [0],
         ))
         candidates = Sms.browse([row[0] for row in rows])
-        to_send, deferred, canceled = candidates._sms_gate(now)
+        bodies = {}  # decorated by the gate, written with the claim (one UPDATE of each row)
+        to_send, deferred, canceled = candidates._sms_gate(now, bodies=bodies)
         expires = now + timedelta(seconds=lease_seconds)
         missing_number = to_send.filtered(lambda sms: not sms.number)
         if missing_number:
@@ -264,8 +265,11 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                                "sms_defer_reason": account._held_reason()})
                 to_send -= records
                 continue
-            records.write({"sms_claim_worker": worker_id, "sms_claim_expires": expires,
-                           "sms_account_id": account.id, "sms_defer_until": False, "sms_defer_reason": False})
+            records._sms_write_columns(
+                {"sms_claim_worker": worker_id, "sms_claim_expires": expires, "sms_account_id": account.id,
+                 "sms_defer_until": False, "sms_defer_reason": False},
+                bodies={sms_id: bodies.pop(sms_id) for sms_id in records.ids if sms_id in bodies})
+        Sms._sms_write_bodies(bodies)  # decorated, then held with a failing account
         messages = [{
             "key": sms.uuid, "number": sms.number, "body": sms.body or "",
             "account_id": sms.sms_account_id.id or False, "kind": sms.sms_kind,
@@ -316,8 +320,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             if outcome == "sent":
                 if sms.uuid not in already:
                     already.add(sms.uuid)
-                    accepted.append(self._provider_message_vals(
-                        sms, result.get("provider_message_id") or False, int(result.get("segments") or 1), now))
+                    accepted.append((sms.uuid, result.get("provider_message_id") or False,
+                                     int(result.get("segments") or 1)))
                 if sms.state in ("outgoing", "process"):
                     sent_ids.append(sms.id)
                 succeeded.add(sms.sms_account_id)
@@ -370,12 +374,11 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         for account in held_sms.sms_account_id:
             held_sms.filtered(lambda sms, a=account: sms.sms_account_id == a).write(
                 {"sms_defer_reason": account._held_reason()})
-        if accepted:
-            ProviderMessage.create(accepted)
+        ProviderMessage._sms_create_sent(accepted, now)  # set-based: one statement per report, not the ORM's
         if sent_sms:
-            sent_sms.write({"state": "pending", "failure_type": False, "to_delete": True,
-                            "sms_claim_worker": False, "sms_claim_expires": False})
-            sent_sms.sms_tracker_id._action_update_from_sms_state("pending")
+            sent_sms._sms_write_columns({"state": "pending", "failure_type": False, "to_delete": True,
+                                         "sms_claim_worker": False, "sms_claim_expires": False})
+            Sms.env["sms.tracker"]._sms_update_pending(sent_sms.mapped("uuid"))  # sudo, as Sms
         (all_sms.mail_message_id)._notify_message_notification_update()
         return {"updated": updated, "unknown": sorted(set(by_key) - set(all_sms.mapped("uuid")) - already)}
 
@@ -497,6 +500,10 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             [("sms_uuid", "in", [m.sms_uuid for m in messages.values()])])}
         applied = ignored = 0
         unknown, invalid = [], []
+        # Decided receipt by receipt (in order: a message's state as the receipts before left it), written per
+        # group of equal values (one ORM write and one tracker update per group, not per receipt).
+        now = self.env.cr.now()
+        current, writes, delivered, undelivered = {}, {}, [], {}
         for event in events:
             message = messages.get(event.get("provider_message_id"))
             status = event.get("status")
@@ -506,23 +513,35 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             if not message:
                 unknown.append(event.get("provider_message_id"))
                 continue
-            if message.state in FINAL_STATES or message.state == status:
+            state = current.get(message.id, message.state)
+            if state in FINAL_STATES or state == status:
                 ignored += 1
                 continue
-            message.write({"state": status, "error_code": event.get("error_code") or False,
-                           "date_final": self.env.cr.now() if status in FINAL_STATES else False})
-            # sudo also without a tracker (flow and transactional SMS): mass_mailing_sms's update searches mailings.
-            tracker = trackers.get(message.sms_uuid, self.env["sms.tracker"].sudo())
+            current[message.id] = status
+            writes[message.id] = (status, event.get("error_code") or False, now if status in FINAL_STATES else False)
+            tracker = trackers.get(message.sms_uuid)
             if status == "delivered":
-                tracker._action_update_from_sms_state("sent")
+                delivered.append(tracker.id if tracker else None)
             elif status in ("undelivered", "failed"):
-                tracker._action_update_from_provider_error(
-                    "invalid_destination" if event.get("number_invalid") else "not_delivered")
+                kind = "invalid_destination" if event.get("number_invalid") else "not_delivered"
+                undelivered.setdefault(kind, []).append(tracker.id if tracker else None)
                 if event.get("opted_out"):
                     self._opt_out_from_provider(message.number, event)
                 elif event.get("number_invalid"):
                     self._flag_rejected_number(message.number, event.get("error_code") or "")
             applied += 1
+        groups = {}
+        for message_id, values in writes.items():
+            groups.setdefault(values, []).append(message_id)
+        for (status, error_code, date_final), ids in groups.items():
+            ProviderMessage.browse(ids).write({"state": status, "error_code": error_code, "date_final": date_final})
+        # sudo also without a tracker (flow and transactional SMS): mass_mailing_sms's update searches mailings.
+        Tracker = self.env["sms.tracker"].sudo()
+        if delivered:
+            Tracker.browse([tracker_id for tracker_id in delivered if tracker_id])._action_update_from_sms_state("sent")
+        for kind, tracker_ids in undelivered.items():
+            Tracker.browse([tracker_id for tracker_id in tracker_ids if tracker_id])._action_update_from_provider_error(
+                kind)
         return {"applied": applied, "ignored": ignored, "unknown": unknown, "invalid": invalid}
 
     def _settle_unknown_outcomes(self, events):

@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import models
 
 
 class SmsProviderMessage(models.Model):
@@ -7,18 +7,16 @@ class SmsProviderMessage(models.Model):
     _inherit = "sms.provider.message"
 
     def _sms_flow_messages(self, states):
-        uuids = [uuid for uuid in self.mapped("sms_uuid") if uuid]
+        uuids = [message.sms_uuid for message in self if message.sms_uuid and not message.mailing_id]
         if not uuids:
             return self.env["sms.flow.message"]
         return self.env["sms.flow.message"].sudo().search([("sms_uuid", "in", uuids), ("state", "in", states)])
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        by_uuid = {record.sms_uuid: record for record in records}
-        for message in records._sms_flow_messages(("draft", "queued")):
+    def _sms_accepted(self):
+        super()._sms_accepted()
+        by_uuid = {record.sms_uuid: record for record in self}
+        for message in self._sms_flow_messages(("draft", "queued")):
             message.write({"state": "sent", "date_sent": by_uuid[message.sms_uuid].date_sent})
-        return records
 
     def write(self, vals):
         res = super().write(vals)

@@ -78,20 +78,28 @@ class SmsSms(models.Model):
 
     # ------------------------------------------------------------------ gate
     @api.model
-    def _sms_destination(self, number, partner, countries=None):
+    def _sms_destination(self, number, partner, countries=None, valid=False):
         """(country, state, resolution) of a destination: the number's country, the state whose rules apply
         (the contact's, else the area code's) and the time zones the recipient may be in
-        (`tools.recipient_zones.resolve`). `countries` caches the look-ups of one batch."""
+        (`tools.recipient_zones.resolve`). `countries` caches the look-ups of one batch; `valid`: the number
+        is a valid one (a contact's valid SMS number), which resolves as any of its zone key does."""
         return self._sms_destination_of(number, partner.tz, partner.country_id.code, partner.state_id.code,
-                                        countries)
+                                        countries, valid=valid)
 
     @api.model
-    def _sms_destination_of(self, number, tz, country_code, state_code, countries=None):
+    def _sms_destination_of(self, number, tz, country_code, state_code, countries=None, valid=False):
         """`_sms_destination` from the contact's zone, country code and state code."""
         countries = {} if countries is None else countries
-        resolution = recipient_zones.resolve(
-            number, tz, country_code, state_code, default_tz=self.env.company.partner_id.tz,
-        )
+        default_tz = self.env.company.partner_id.tz
+        # Valid numbers with the same zone key resolve alike (`recipient_zones.zone_key`): parsed once per key
+        # and contact zone, country and state in a batch, not once per number (a campaign's numbers are new).
+        zones_key = ("zones", recipient_zones.zone_key(number), tz, country_code, state_code, default_tz) \
+            if valid and number else None
+        resolution = countries.get(zones_key) if zones_key else None
+        if resolution is None:
+            resolution = recipient_zones.resolve(number, tz, country_code, state_code, default_tz=default_tz)
+            if zones_key:
+                countries[zones_key] = resolution
         key = (resolution.region, resolution.state)
         if key not in countries:
             Country = self.env["res.country"].sudo()
@@ -119,9 +127,11 @@ class SmsSms(models.Model):
         return _("Outside sending hours: %(policy)s, in %(zones)s (%(why)s)",
                  policy=policy.name, zones=", ".join(resolution.zones), why=why)
 
-    def _sms_gate(self, now):
+    def _sms_gate(self, now, bodies=None):
         """Split these queued SMS into (to_send, deferred, canceled) by consent, opt-outs, sending hours and
-        frequency caps; decorate marketing bodies with the brand and the opt-out footer. Writes the outcome."""
+        frequency caps; decorate marketing bodies with the brand and the opt-out footer. Writes the outcome;
+        the decorated bodies too, unless `bodies` (a dict) is given: then they are put there, {id: body}, for
+        the caller to write with what it writes next (one UPDATE of each row, not two)."""
         Partner = self.env["res.partner"].sudo().with_context(active_test=False)
         numbers = list({sms.number for sms in self if sms.number})
         # One query for the batch, on the register's unique index: the ORM search would parse every number
@@ -130,7 +140,13 @@ class SmsSms(models.Model):
         blacklisted = {row[0] for row in self.env.execute_query(SQL(
             "SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)", numbers))}
         consenting = {}
-        for partner in Partner.search([("sms_number", "in", numbers)]):
+        partners = Partner.search([("sms_number", "in", numbers)])
+        # What the gate reads of the contacts, in one narrow query (their first field read would fetch every
+        # column of res_partner: a hundred, for each of the batch's contacts).
+        gate_fields = ["sms_number", "sms_consent_state", "sms_number_valid", "sms_number_rejected", "tz",
+                       "country_id", "state_id", "lang", "company_id"]
+        (partners | self.partner_id).fetch([name for name in (*gate_fields, "website_id") if name in Partner._fields])
+        for partner in partners:
             if partner.sms_consent_state == "opted_in" and partner.sms_number_valid and not partner.sms_number_rejected:
                 consenting.setdefault(partner.sms_number, partner)
         recent = self._sms_recent_marketing_counts(numbers, now)
@@ -143,7 +159,8 @@ class SmsSms(models.Model):
         ruled = set(all_policies.country_id.ids) | set(all_policies.territory_ids.ids)  # countries with own rules
         for sms in self:
             partner = sms.partner_id or consenting.get(sms.number) or Partner.browse()
-            country, state, resolution = self._sms_destination(sms.number, partner, countries)
+            country, state, resolution = self._sms_destination(sms.number, partner, countries,
+                                                               valid=sms.number in consenting)
             key = (country, state) if country.id in ruled else None
             if key not in policies:
                 policies[key] = Policy._for_destination(country, state, now, all_policies)
@@ -184,7 +201,10 @@ class SmsSms(models.Model):
             planned.setdefault(sms.number, []).append(now)
             sms._sms_decorate(policy, consenting[sms.number], decorations)
             to_send.append(sms.id)
-        self._sms_write_bodies(decorations["bodies"])
+        if bodies is None:
+            self._sms_write_bodies(decorations["bodies"])
+        else:
+            bodies.update(decorations["bodies"])
         for until, ids in capped.items():
             self.browse(ids)._sms_defer(until, "frequency cap")
         for (until, *_rule), (reason, ids) in held.items():
@@ -259,6 +279,32 @@ class SmsSms(models.Model):
         records = self.browse(list(bodies))
         records.invalidate_recordset(["body", "write_date", "write_uid"])
         records.modified(["body"])
+
+    def _sms_write_columns(self, vals, bodies=None):
+        """`write(vals)` of the same plain stored values on all these SMS in one UPDATE, with their {id: body}
+        from `bodies` if given (the ORM flushes a batch's write as one UPDATE ... FROM (VALUES ...) per row
+        values, and spends more in Python than PostgreSQL does on it). For the outbox's own columns only: no
+        override of `write` reacts to them (`sms_sms_flow.write` does to a cancel or an error: use `write`)."""
+        if not self:
+            return
+        assert vals.get("state") not in ("canceled", "error"), "a cancel or an error goes through write()"
+        fnames = list(vals) + (["body"] if bodies else [])
+        self.flush_model(fnames)
+        self.modified(fnames, before=True)
+        sets = [SQL("%s = %s", SQL.identifier(name), self._fields[name].convert_to_column(value, self))
+                for name, value in vals.items()]
+        if bodies:
+            sets.append(SQL("body = COALESCE(u.body, sms_sms.body)"))
+        sets += [SQL("write_date = %s", self.env.cr.now()), SQL("write_uid = %s", self.env.uid)]
+        ids = list(self.ids)
+        bodies = bodies or {}
+        self.env.execute_query(SQL(
+            "UPDATE sms_sms SET %(sets)s FROM unnest(%(ids)s::int[], %(bodies)s::text[]) AS u(id, body) "
+            "WHERE sms_sms.id = u.id",
+            sets=SQL(", ").join(sets), ids=ids, bodies=[bodies.get(sms_id) for sms_id in ids],
+        ))
+        self.invalidate_recordset([*fnames, "write_date", "write_uid"])
+        self.modified(fnames)
 
     @api.model
     def _sms_recent_marketing_counts(self, numbers, now):

@@ -31,7 +31,7 @@ class SmsSms(models.Model):
         return res
 
     # ------------------------------------------------------------------ flow exits at claim time
-    def _sms_gate(self, now):
+    def _sms_gate(self, now, bodies=None):
         """Flow SMS whose flow's exit condition holds are cancelled first (failure 'Flow exited', with the
         reason); the rest goes through the compliance gate."""
         exits = self._sms_flow_exit_reasons()
@@ -40,8 +40,8 @@ class SmsSms(models.Model):
             records._sms_flow_cancel(reason, now)
             exited |= records
         if not exited:
-            return super()._sms_gate(now)
-        to_send, deferred, canceled = super(SmsSms, self - exited)._sms_gate(now)
+            return super()._sms_gate(now, bodies=bodies)
+        to_send, deferred, canceled = super(SmsSms, self - exited)._sms_gate(now, bodies=bodies)
         canceled = dict(canceled)
         canceled["sms_flow_exit"] = canceled.get("sms_flow_exit", self.browse()) | exited
         return to_send, deferred, canceled

@@ -96,6 +96,40 @@ class TestClaim(OutboxCase):
         self.assertEqual([m["key"] for m in again["messages"]], [sms.uuid], "an expired claim comes back")
         self.assertEqual(sms.sms_claim_worker, "w2")
 
+    def test_a_campaign_batch_claimed_and_reported_as_the_merchant_sees_it(self):
+        """A campaign's batch through the claim and the report (both set-based): each recipient timed in their
+        own zone, even when their numbers resolve alike (+33 6 mobiles, one contact living in Nouméa, where it is
+        23:00), and what the report leaves: the SMS handed over, its trace pending with its sent date, the
+        sent register's row, the campaign done."""
+        self.now = datetime(2026, 11, 24, 12, 0)  # 13:00 in Paris
+        paris = self.partner
+        noumea = self.consented("06 12 34 56 79", name="Lucie Wamytan", tz="Pacific/Noumea")
+        self.mailing.action_send_sms(res_ids=(paris | noumea).ids)
+        sms = {p: self.Sms.search([("mailing_id", "=", self.mailing.id), ("partner_id", "=", p.id)])
+               for p in (paris, noumea)}
+        claim = self.claim()
+        self.assertEqual([m["key"] for m in claim["messages"]], [sms[paris].uuid])
+        self.assertEqual(claim["deferred"], 1)
+        self.assertIn("Pacific/Noumea", sms[noumea].sms_defer_reason)
+        self.assertFalse(sms[noumea].sms_claim_worker)
+        self.assertEqual(sms[paris].body, claim["messages"][0]["body"])
+        self.assertTrue(sms[paris].body.startswith("Maison Test: "), "the brand, written with the claim")
+        self.assertEqual((sms[paris].sms_claim_worker, sms[paris].sms_claim_expires),
+                         ("w1", self.now + timedelta(seconds=120)))
+        account = self.env.ref("sms_marketing_addon.provider_account_console")
+        self.api.report_results("w1", [{"key": sms[paris].uuid, "outcome": "sent", "provider_message_id": "SMcamp",
+                                        "segments": 2}])
+        self.assertEqual((sms[paris].state, sms[paris].to_delete, sms[paris].sms_claim_worker), ("pending", True, False))
+        trace = sms[paris].mailing_trace_ids
+        self.assertEqual((trace.trace_status, trace.sent_datetime), ("pending", self.now))
+        self.assertEqual(sms[noumea].mailing_trace_ids.trace_status, "outgoing")
+        kept = self.env["sms.provider.message"].search([("sms_uuid", "=", sms[paris].uuid)])
+        self.assertEqual(
+            (kept.provider_message_id, kept.account_id, kept.provider, kept.number, kept.partner_id, kept.mailing_id,
+             kept.is_marketing, kept.segments, kept.state, kept.date_sent),
+            ("SMcamp", account, account.provider, "+33612345678", paris, self.mailing, True, 2, "sent", self.now))
+        self.assertEqual(self.mailing.state, "done", "Odoo's rule: no SMS of the campaign waits for IAP")
+
     def test_no_consent_and_opted_out_are_cancelled_with_a_reason(self):
         stranger = self.make_partner("06 98 76 54 32", name="No consent")
         no_consent = self.marketing_sms(stranger)
@@ -224,6 +258,31 @@ class TestResults(OutboxCase):
         bad = self.api.apply_delivery_statuses([{"provider_message_id": "SMabc", "status": "lost in space"}])
         self.assertEqual(bad["invalid"], ["SMabc"], "a bad status is reported, not fatal for the batch")
         self.assertEqual(self.trace.trace_status, "sent")
+
+    def test_a_batch_of_receipts_applies_each_in_order(self):
+        """One call with the receipts of several SMS, as the service hands them over: each applied once, in
+        order (a receipt after a final one of the same SMS in the same batch changes nothing)."""
+        other = self.consented("06 98 76 54 31", name="Noé Martin")
+        self.mailing.action_send_sms(res_ids=other.ids)
+        sms2 = self.Sms.search([("mailing_id", "=", self.mailing.id), ("partner_id", "=", other.id)])
+        trace2 = sms2.mailing_trace_ids
+        self.api.report_results("w1", [{"key": self.sms.uuid, "outcome": "sent", "provider_message_id": "SMa"},
+                                       {"key": sms2.uuid, "outcome": "sent", "provider_message_id": "SMb"}])
+        result = self.api.apply_delivery_statuses([
+            {"provider_message_id": "SMa", "status": "sent"},
+            {"provider_message_id": "SMb", "status": "undelivered", "error_code": "30003"},
+            {"provider_message_id": "SMa", "status": "delivered"},
+            {"provider_message_id": "SMb", "status": "delivered"},
+        ])
+        self.assertEqual(result, {"applied": 2, "ignored": 2, "unknown": [], "invalid": []})
+        kept = {m.provider_message_id: m for m in self.env["sms.provider.message"].search(
+            [("provider_message_id", "in", ["SMa", "SMb"])])}
+        self.assertEqual((kept["SMa"].state, kept["SMa"].error_code), ("delivered", False))
+        self.assertEqual((kept["SMb"].state, kept["SMb"].error_code), ("undelivered", "30003"))
+        self.assertTrue(kept["SMa"].date_final and kept["SMb"].date_final)
+        self.assertEqual(self.trace.trace_status, "sent")
+        self.assertEqual((trace2.trace_status, trace2.failure_type), ("error", "sms_not_delivered"))
+        self.assertEqual(self.mailing.delivered, 1)
 
     def test_invalid_number_fails_with_the_reason_and_flags_the_number(self):
         self.api.report_results("w1", [{"key": self.sms.uuid, "outcome": "failed", "error_code": "21211",
