@@ -10,7 +10,9 @@ steps are taken at T0 + 61 minutes (every contact flow's steps are 1 hour after 
 
 from __future__ import annotations
 
+import cProfile
 import json
+import os
 import resource
 import statistics
 import sys
@@ -205,6 +207,10 @@ def main() -> None:
     database, mode = sys.argv[1], sys.argv[2]
     odoo.tools.config.parse_config(["-c", str(CONF), "-d", database, "--log-level=warn"])
     registry = odoo.modules.registry.Registry(database)
+    profiler = None
+    if os.environ.get("BENCH_PROFILE"):  # a cProfile dump of the measured phase, to see where the time goes
+        profiler = cProfile.Profile()
+        profiler.enable()
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         if mode == "setup":
@@ -216,6 +222,9 @@ def main() -> None:
         else:
             result = idle(env, int(sys.argv[3]))
         cr.commit()
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(f"{os.environ['BENCH_PROFILE']}.{mode}.{sys.argv[4] if mode == 'enter' else ''}")
     print(json.dumps(result))
 
 
