@@ -1,11 +1,12 @@
 """The measured part of bench_flows.py, in its own process (so its CPU time and peak memory are its own).
 
 usage: _flows_worker.py DATABASE setup
-       _flows_worker.py DATABASE enter T0 PHASE   (PHASE: welcome, post_purchase, win_back, browse, date, cart)
+       _flows_worker.py DATABASE enter T0 PHASE [SETUP_JSON]
+         (PHASE: welcome, post_purchase, win_back, browse, date, cart)
        _flows_worker.py DATABASE advance T0
        _flows_worker.py DATABASE idle REPEAT
-Prints one JSON line. T0 is the seeding time (UTC, ISO): the scheduled triggers look at it as "now", and the due
-steps are taken at T0 + 61 minutes (every contact flow's steps are 1 hour after the entry).
+Prints one JSON line. T0 is the seeding time (UTC, ISO): the scheduled triggers look at it as "now", and the
+due steps are taken at T0 + 61 minutes (every contact flow's steps are 1 hour after the entry).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from odoo import SUPERUSER_ID, api
 from _odoo_env import CONF
 
 BATCH = 500
-CONTACT_TRIGGERS = ("consent_confirmed", "order_confirmed", "win_back", "browse_abandoned", "date_anniversary")
+CONTACT_TRIGGERS = ("consent_confirmed", "order_confirmed", "win_back", "browse_abandoned",
+                    "date_anniversary")
 
 
 def queries() -> int:
@@ -65,8 +67,8 @@ class Measure:
 
 
 def setup(env: api.Environment) -> dict:
-    """A product, and one flow per contact trigger: SMS -> condition (has not ordered) -> A/B split with a 10 %
-    holdout -> an SMS per branch, every step 1 hour after the entry. Carts use the default cart flow."""
+    """A product, and one flow per contact trigger: SMS -> condition (has not ordered) -> A/B split with a
+    10 % holdout -> an SMS per branch, every step 1 hour after the entry. Carts use the default cart flow."""
     product = env["product.product"].create({"name": "Bench flow lamp", "list_price": 50.0, "type": "consu",
                                              "sale_ok": True, "website_published": True})
     date_field = env["ir.model.fields"]._get("res.partner", "sms_consent_date")
@@ -92,7 +94,8 @@ def setup(env: api.Environment) -> dict:
                 (0, 0, dict(hour, sequence=1, step_type="sms", template_id=first.id)),
                 (0, 0, dict(hour, sequence=2, step_type="condition", condition_type="ordered",
                             condition_negate=True)),
-                (0, 0, dict(hour, sequence=3, step_type="split", split_holdout_percent=10, split_a_percent=50)),
+                (0, 0, dict(hour, sequence=3, step_type="split", split_holdout_percent=10,
+                            split_a_percent=50)),
                 (0, 0, dict(hour, sequence=4, step_type="sms", branch="a", template_id=second.id)),
                 (0, 0, dict(hour, sequence=5, step_type="sms", branch="b", template_id=first.id)),
             ],

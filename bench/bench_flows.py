@@ -5,13 +5,13 @@ scheduled action at 100,000 and 1,000,000 orders. One command:
     .venv/bin/python bench/bench_flows.py --enrollments 10000          # a quick look
 
 Needs the test template database (`make test` once). Builds a scratch database (template copied, addon
-installed), creates one flow per contact trigger (SMS, then a condition "has not ordered", then an A/B split
-with a 10 % holdout, then one SMS per branch, every step 1 hour after the entry; carts: the default cart flow),
-seeds with SQL (setup, not measured) N contacts with SMS consent, a sixth per trigger: welcome (just opted in),
-post-purchase (an order confirmed now), win-back (last order 60 days ago), browse abandonment (a product viewed
-an hour ago, no cart), date (the contact's date field falls today), abandoned cart (a website cart idle for
-2 hours). Then, each phase in its own Odoo process (wall time, CPU time, peak RSS and SQL queries of that
-process):
+installed), creates one flow per contact trigger (SMS, then a condition "has not ordered", then an A/B
+split with a 10 % holdout, then one SMS per branch, every step 1 hour after the entry; carts: the default
+cart flow), seeds with SQL (setup, not measured) N contacts with SMS consent, a sixth per trigger: welcome
+(just opted in), post-purchase (an order confirmed now), win-back (last order 60 days ago), browse
+abandonment (a product viewed an hour ago, no cart), date (the contact's date field falls today), abandoned
+cart (a website cart idle for 2 hours). Then, each phase in its own Odoo process (wall time, CPU time,
+peak RSS and SQL queries of that process):
 
 * enter, per trigger, through its real entry point: the opt-in hook (`_sms_flow_enroll_contacts`, 500
   contacts per call), the order confirmation hook (`_sms_flow_on_confirm`, 500 orders per call), the flows'
@@ -71,28 +71,30 @@ def seed(database: str, size: int, data: dict) -> str:
     groups = "ARRAY[" + ",".join(f"'{g}'" for g in GROUPS) + "]"
     psql(database, f"""
         INSERT INTO res_partner (id, commercial_partner_id, name, mobile, country_id, sms_number,
-                                 sms_number_valid, sms_consent_state, active, type, autopost_bills, lang, sms_consent_date,
-                                 create_date, write_date)
+                                 sms_number_valid, sms_consent_state, active, type, autopost_bills, lang,
+                                 sms_consent_date, create_date, write_date)
         SELECT s.id, s.id, 'FB ' || ({groups})[1 + n % 6] || ' ' || n, '+336' || lpad(n::text, 8, '0'), {fr},
                '+336' || lpad(n::text, 8, '0'), TRUE, 'opted_in', TRUE, 'contact', 'ask', 'en_US',
-               CASE WHEN n % 6 = 4 THEN make_timestamp(2015 + n % 10, extract(month FROM '{t0}'::timestamp)::int,
-                                                  extract(day FROM '{t0}'::timestamp)::int, 9, 0, 0) END,
+               CASE WHEN n % 6 = 4
+                    THEN make_timestamp(2015 + n % 10, extract(month FROM '{t0}'::timestamp)::int,
+                                        extract(day FROM '{t0}'::timestamp)::int, 9, 0, 0) END,
                '{t0}', '{t0}'
           FROM (SELECT n, nextval('res_partner_id_seq') AS id FROM generate_series(1, {size}) AS n) AS s;
-        -- post-purchase: an order confirmed now; win-back: the last order 60 days ago (within the day's window)
-        INSERT INTO sale_order (name, partner_id, partner_invoice_id, partner_shipping_id, company_id, date_order,
-                                state, currency_id, amount_untaxed, amount_tax, amount_total, create_date,
-                                write_date, create_uid, write_uid)
-        SELECT CASE WHEN p.name LIKE 'FB post_purchase %' THEN 'FBP' ELSE 'FBW' END || p.id, p.id, p.id, p.id, 1,
+        -- post-purchase: an order confirmed now; win-back: the last order 60 days ago (in the day's window)
+        INSERT INTO sale_order (name, partner_id, partner_invoice_id, partner_shipping_id, company_id,
+                                date_order, state, currency_id, amount_untaxed, amount_tax, amount_total,
+                                create_date, write_date, create_uid, write_uid)
+        SELECT CASE WHEN p.name LIKE 'FB post_purchase %' THEN 'FBP' ELSE 'FBW' END || p.id,
+               p.id, p.id, p.id, 1,
                CASE WHEN p.name LIKE 'FB post_purchase %' THEN '{t0}'::timestamp
                     ELSE '{t0}'::timestamp - interval '60 days' - interval '5 minutes'
                          - random() * interval '20 hours' END,
                'sale', {cur}, 50, 0, 50, '{t0}', '{t0}', 1, 1
           FROM res_partner p WHERE p.name LIKE 'FB post_purchase %' OR p.name LIKE 'FB win_back %';
         -- abandoned carts: a website cart with a product, idle for 2 hours
-        INSERT INTO sale_order (name, partner_id, partner_invoice_id, partner_shipping_id, company_id, date_order,
-                                state, website_id, currency_id, amount_untaxed, amount_tax, amount_total,
-                                create_date, write_date, create_uid, write_uid)
+        INSERT INTO sale_order (name, partner_id, partner_invoice_id, partner_shipping_id, company_id,
+                                date_order, state, website_id, currency_id, amount_untaxed, amount_tax,
+                                amount_total, create_date, write_date, create_uid, write_uid)
         SELECT 'FBC' || p.id, p.id, p.id, p.id, 1, ts, 'draft', {website}, {cur}, 50, 0, 50, ts, ts, 1, 1
           FROM (SELECT id, '{t0}'::timestamp - interval '2 hours' AS ts FROM res_partner
                  WHERE name LIKE 'FB cart %') AS p;
@@ -126,14 +128,17 @@ def grow(database: str, total: int, done: int) -> None:
         last = min(total, first + chunk - 1)
         psql(database, f"""
             WITH s AS (SELECT n, nextval('res_partner_id_seq') AS id,
-                              (now() AT TIME ZONE 'UTC') - interval '1 day' - random() * interval '730 days' AS ts
+                              (now() AT TIME ZONE 'UTC') - interval '1 day'
+                              - random() * interval '730 days' AS ts
                          FROM generate_series({first}, {last}) AS n),
                  p AS (INSERT INTO res_partner (id, commercial_partner_id, name, sms_number,
-                                                sms_number_valid, sms_consent_state, active, type, autopost_bills,
-                                                lang, sms_consent_date, create_date, write_date)
+                                                sms_number_valid, sms_consent_state, active, type,
+                                                autopost_bills, lang, sms_consent_date, create_date,
+                                                write_date)
                        SELECT id, id, 'FBG ' || n, '+337' || lpad(n::text, 8, '0'), TRUE,
-                              CASE WHEN n % 2 = 0 THEN 'opted_in' ELSE 'none' END, TRUE, 'contact', 'ask', 'en_US',
-                              TIMESTAMP '2016-01-01 10:00' + ((n * 7919) % 3650) * interval '1 day', now(), now()
+                              CASE WHEN n % 2 = 0 THEN 'opted_in' ELSE 'none' END, TRUE, 'contact', 'ask',
+                              'en_US', TIMESTAMP '2016-01-01 10:00' + ((n * 7919) % 3650) * interval '1 day',
+                              now(), now()
                          FROM s RETURNING id)
             INSERT INTO sale_order (name, partner_id, partner_invoice_id, partner_shipping_id, company_id,
                                     date_order, state, currency_id, amount_untaxed, amount_tax, amount_total,
@@ -162,8 +167,9 @@ def main() -> None:
 
     def row(name: str, count: int, figures: dict, note: str = "") -> None:
         rate = count / figures["seconds"] if figures["seconds"] else 0
-        print(f"{name:<15} {count:>11,} {figures['seconds']:>7.1f} {figures['cpu_seconds']:>6.1f} {rate:>7.0f} "
-              f"{figures['peak_rss_mb']:>7.0f}MB {figures['queries']:>9,} {figures['queries'] / max(count, 1):>6.1f}"
+        per = figures["queries"] / max(count, 1)
+        print(f"{name:<15} {count:>11,} {figures['seconds']:>7.1f} {figures['cpu_seconds']:>6.1f} "
+              f"{rate:>7.0f} {figures['peak_rss_mb']:>7.0f}MB {figures['queries']:>9,} {per:>6.1f}"
               f"  {load()}{note}", flush=True)
 
     total = {"seconds": 0.0, "cpu_seconds": 0.0, "queries": 0, "peak_rss_mb": 0.0}
@@ -183,17 +189,19 @@ def main() -> None:
     print("\nper trigger: enrollments by state; flow messages queued (SMS in Odoo's outbox)")
     for line in psql(database, """
             SELECT e.trigger, count(*) AS n,
-                   string_agg(DISTINCT e.state || ':' || (SELECT count(*) FROM sms_flow_enrollment x
-                                                          WHERE x.flow_id = e.flow_id AND x.state = e.state), ' '),
-                   (SELECT count(*) FROM sms_flow_message m WHERE m.flow_id = e.flow_id AND m.state = 'queued'),
+                   string_agg(DISTINCT e.state || ':' || (
+                       SELECT count(*) FROM sms_flow_enrollment x
+                        WHERE x.flow_id = e.flow_id AND x.state = e.state), ' '),
+                   (SELECT count(*) FROM sms_flow_message m
+                     WHERE m.flow_id = e.flow_id AND m.state = 'queued'),
                    (SELECT count(*) FROM sms_flow_message m WHERE m.flow_id = e.flow_id)
               FROM sms_flow_enrollment e GROUP BY e.trigger, e.flow_id ORDER BY 1""").splitlines():
         trigger, count, states, queued, messages = line.split("|")
         print(f"  {trigger:<18} {int(count):>7,} enrollments ({states}), {int(queued):,} queued of "
               f"{int(messages):,} messages")
     outbox = psql(database, "SELECT count(*) FROM sms_sms WHERE state = 'outgoing'")
-    dupes = psql(database, "SELECT count(*) FROM (SELECT 1 FROM sms_flow_message GROUP BY enrollment_id, step_id "
-                           "HAVING count(*) > 1) d")
+    dupes = psql(database, "SELECT count(*) FROM (SELECT 1 FROM sms_flow_message "
+                           "GROUP BY enrollment_id, step_id HAVING count(*) > 1) d")
     print(f"  sms.sms outgoing: {int(outbox):,}; (enrollment, step) with more than one message: {dupes}")
 
     if args.idle_orders:
@@ -204,7 +212,8 @@ def main() -> None:
             done = size
             result = worker(database, "idle", str(args.repeat))
             parts = " ".join(f"{name} {result['ms'][name]:.1f} ({result['queries'][name]})"
-                             for name in ("win_back", "browse_abandoned", "date_anniversary", "due_steps", "cron"))
+                             for name in ("win_back", "browse_abandoned", "date_anniversary", "due_steps",
+                                          "cron"))
             print(f"  {size:>9,} orders: {parts}; entered {result['entered']}, peak RSS "
                   f"{result['peak_rss_mb']:.0f}MB  load {load()}", flush=True)
 

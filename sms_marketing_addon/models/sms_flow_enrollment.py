@@ -468,7 +468,7 @@ class SmsFlowEnrollment(models.Model):
         return self.sudo().search([("state", "=", "running"), ("order_id", "=", False),
                                    ("date_next_step", "<=", now)], order="date_next_step", limit=limit)
 
-    def _sms_flow_trigger_exit_reason(self):
+    def _sms_flow_trigger_exit_reason(self, ordered=None):
         """Why this contact enrollment must stop now by its trigger's exit conditions (ordered since entering,
         started a cart, the order that started it cancelled), or False. The contact's SMS consent is checked
         separately (an e-mail fallback may still go)."""
@@ -478,10 +478,7 @@ class SmsFlowEnrollment(models.Model):
         checks = self.flow_id.trigger_id._exit_list() if self.flow_id.trigger_id else []
         Order = self.env["sale.order"].sudo()
         commercial = self.partner_id.commercial_partner_id
-        excluded = [self.res_id] if self.res_model == "sale.order" else []
-        if "ordered" in checks and Order.search_count([
-                ("partner_id", "child_of", commercial.id), ("state", "=", "sale"),
-                ("date_order", ">=", self.date_start), ("id", "not in", excluded)], limit=1):
+        if "ordered" in checks and self._sms_flow_ordered_since_entry(ordered):
             return "ordered"
         if "cart_started" in checks and Order.search_count([
                 ("partner_id", "child_of", commercial.id), ("state", "=", "draft"), ("website_id", "!=", False),
@@ -493,16 +490,28 @@ class SmsFlowEnrollment(models.Model):
                 return "cancelled"
         return False
 
-    def _sms_flow_condition_holds(self, step):
+    def _sms_flow_ordered_since_entry(self, memo=None):
+        """Whether the contact (or its company) confirmed an order since entering, other than the one that
+        started the flow. `memo` ({enrollment id: bool}) keeps the answer for one pass over the due steps: the
+        steps taken in a pass (an SMS or an e-mail queued, a condition or a split decided) confirm no order."""
+        self.ensure_one()
+        if memo is not None and self.id in memo:
+            return memo[self.id]
+        excluded = [self.res_id] if self.res_model == "sale.order" else []
+        ordered = bool(self.env["sale.order"].sudo().search_count([
+            ("partner_id", "child_of", self.partner_id.commercial_partner_id.id), ("state", "=", "sale"),
+            ("date_order", ">=", self.date_start), ("id", "not in", excluded)], limit=1))
+        if memo is not None:
+            memo[self.id] = ordered
+        return ordered
+
+    def _sms_flow_condition_holds(self, step, ordered=None):
         """Whether the condition of `step` holds for this enrollment (before `condition_negate`)."""
         self.ensure_one()
         partner = self.partner_id.sudo()
         kind = step.condition_type
         if kind == "ordered":
-            excluded = [self.res_id] if self.res_model == "sale.order" else []
-            holds = bool(self.env["sale.order"].sudo().search_count([
-                ("partner_id", "child_of", partner.commercial_partner_id.id), ("state", "=", "sale"),
-                ("date_order", ">=", self.date_start), ("id", "not in", excluded)], limit=1))
+            holds = self._sms_flow_ordered_since_entry(ordered)
         elif kind == "clicked":
             holds = any(m.click_count for m in self.message_ids)
         elif kind == "mailing_list":
@@ -523,14 +532,19 @@ class SmsFlowEnrollment(models.Model):
         now = now or self.env.cr.now()
         due = self.filtered(lambda e: e.state == "running" and e.date_next_step and e.date_next_step <= now)
         queued = 0
+        ordered = {}  # "ordered since entering", asked by the exits and by conditions: once per pass
         for enrollment in due:
             flow = enrollment.flow_id
+            exit_reason = None  # the trigger's exits, checked before the first step of the pass: the steps
+            # taken in the pass (SMS or e-mails queued, conditions and splits decided) change none of them
             while enrollment.state == "running" and enrollment.next_step_id and enrollment.date_next_step <= now:
                 step = enrollment.next_step_id
                 if not flow.active or not step.active:
                     enrollment._sms_flow_exit("flow_inactive", now)
                     break
-                reason = enrollment._sms_flow_trigger_exit_reason()
+                if exit_reason is None:
+                    exit_reason = enrollment._sms_flow_trigger_exit_reason(ordered)
+                reason = exit_reason
                 if reason:
                     enrollment._sms_flow_exit(reason, now)
                     break
@@ -545,7 +559,7 @@ class SmsFlowEnrollment(models.Model):
                     enrollment._sms_flow_advance(step, now)
                     continue
                 if step.step_type == "condition":
-                    if not enrollment._sms_flow_condition_holds(step):
+                    if not enrollment._sms_flow_condition_holds(step, ordered):
                         enrollment._sms_flow_exit("condition", now)
                         break
                     enrollment._sms_flow_advance(step, now)
