@@ -5,6 +5,7 @@ from unittest.mock import patch
 from odoo.addons.mail.tests.common import MockEmail
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import SQL
 
 from .common import load_french
 from .test_flows import FlowCommon
@@ -326,6 +327,17 @@ class TestFlowTriggers(TriggerCommon, TransactionCase, MockEmail):
                                   AND extract(day FROM p.sms_consent_date) = 24""")
         plan = "\n".join(row[0] for row in self.env.cr.fetchall())
         self.assertIn("sms_flow_res_partner_sms_consent_date_day", plan)
+
+    def test_link_uniqueness_check_reads_the_label_only(self):
+        """Each flow message gets its own tracked link (its own label); Odoo checks a new link's uniqueness with a
+        search that, without an index on the label, reads every link of the step (one per contact so far)."""
+        query = self.env["link.tracker"]._search([
+            ("url", "=", "https://shop.example.com/shop"), ("campaign_id", "=", False), ("medium_id", "=", False),
+            ("source_id", "=", False), ("label", "=", "sms-flow-message-1")])
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.env.cr.execute(SQL("EXPLAIN %s", query.select()))
+        plan = "\n".join(row[0] for row in self.env.cr.fetchall())
+        self.assertIn("link_tracker_sms_label_index", plan)
 
     # ------------------------------------------------------------------ steps
     def test_condition_step_and_time_of_day(self):
