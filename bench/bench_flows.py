@@ -137,7 +137,8 @@ def grow(database: str, total: int, done: int) -> None:
                                                 write_date)
                        SELECT id, id, 'FBG ' || n, '+337' || lpad(n::text, 8, '0'), TRUE,
                               CASE WHEN n % 2 = 0 THEN 'opted_in' ELSE 'none' END, TRUE, 'contact', 'ask',
-                              'en_US', TIMESTAMP '2016-01-01 10:00' + ((n * 7919) % 3650) * interval '1 day',
+                              'en_US',
+                              TIMESTAMP '2016-01-01 10:00' + ((n::bigint * 7919) % 3650) * interval '1 day',
                               now(), now()
                          FROM s RETURNING id)
             INSERT INTO sale_order (name, partner_id, partner_invoice_id, partner_shipping_id, company_id,
@@ -155,7 +156,12 @@ def main() -> None:
     parser.add_argument("--idle-orders", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=5, help="idle runs measured per size")
     parser.add_argument("--database", default="smsm_flowbench_bench")
+    parser.add_argument("--idle-only", action="store_true",
+                        help="the idle measures only, on the database of an earlier run (grown further)")
     args = parser.parse_args()
+    if args.idle_only:
+        idle(args.database, args.idle_orders, args.repeat)
+        return
     print(f"building {args.database} (template + addon)...", file=sys.stderr, flush=True)
     database = fresh_database(args.database)
     data = worker(database, "setup")
@@ -204,13 +210,17 @@ def main() -> None:
                            "GROUP BY enrollment_id, step_id HAVING count(*) > 1) d")
     print(f"  sms.sms outgoing: {int(outbox):,}; (enrollment, step) with more than one message: {dupes}")
 
-    if args.idle_orders:
+    idle(database, args.idle_orders, args.repeat)
+
+
+def idle(database: str, sizes: list[int], repeat: int) -> None:
+    if sizes:
         print("\nidle scheduled action (nothing due, nobody new), median ms (queries) per part")
-        done = 0
-        for size in args.idle_orders:
+        done = int(psql(database, "SELECT count(*) FROM sale_order WHERE name LIKE 'FBH%'"))
+        for size in sizes:
             grow(database, size, done)
             done = size
-            result = worker(database, "idle", str(args.repeat))
+            result = worker(database, "idle", str(repeat))
             parts = " ".join(f"{name} {result['ms'][name]:.1f} ({result['queries'][name]})"
                              for name in ("win_back", "browse_abandoned", "date_anniversary", "due_steps",
                                           "cron"))
