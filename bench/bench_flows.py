@@ -147,7 +147,10 @@ def grow(database: str, total: int, done: int) -> None:
             SELECT 'FBH' || s.n, s.id, s.id, s.id, 1, s.ts, 'sale', {cur}, 50, 0, 50, s.ts, s.ts, 1, 1
               FROM s JOIN p ON p.id = s.id""")
         print(f"  ... {last:,} historical orders and contacts", file=sys.stderr, flush=True)
-    psql(database, "ANALYZE res_partner; ANALYZE sale_order; CHECKPOINT")
+    # Statistics now (autovacuum would take them later): the scans' plans depend on them.
+    psql(database, "ANALYZE res_partner; ANALYZE sale_order; ANALYZE sms_flow_enrollment; "
+                   "ANALYZE sms_flow_message; ANALYZE link_tracker; ANALYZE website_visitor; "
+                   "ANALYZE website_track; CHECKPOINT")
 
 
 def main() -> None:
