@@ -73,7 +73,10 @@ class SmsFlowEnrollment(models.Model):
     message_ids = fields.One2many("sms.flow.message", "enrollment_id", string="Messages")
     message_count = fields.Integer(compute="_compute_message_count")
     recovered = fields.Boolean(readonly=True, index=True)
-    recovered_order_id = fields.Many2one("sale.order", string="Recovered order", readonly=True, ondelete="set null")
+    # Indexed: every order confirmation asks whether it was already attributed (a read of every enrollment
+    # without the index, bench_flows.py).
+    recovered_order_id = fields.Many2one("sale.order", string="Recovered order", readonly=True, ondelete="set null",
+                                         index="btree_not_null")
     recovered_amount = fields.Monetary(string="Recovered revenue", readonly=True, currency_field="currency_id")
     recovered_date = fields.Datetime(readonly=True)
     recovered_message_id = fields.Many2one("sms.flow.message", string="Attributed to", readonly=True,
