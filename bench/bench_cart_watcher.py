@@ -2,6 +2,7 @@
 beside a trivial RPC call and Odoo's own `is_abandoned_cart` search, in the same run. One command:
 
     .venv/bin/python bench/bench_cart_watcher.py [--orders 100000 1000000] [--carts 2000] [--due 100]
+                                                 [--all-triggers]
 
 Needs the test template database (`make test` once). Builds a scratch database like the other benchmarks
 (template copied, addon installed), starts a real Odoo server on it, inserts the orders with SQL (setup, not
@@ -10,6 +11,8 @@ measured), then prints per size:
 * a poll when nothing changed: RPC calls and time, against a trivial RPC call (target: at most 2 calls and
   1.5x the trivial call's time), and the server-side cost of the cursor query (EXPLAIN ANALYZE);
 * Odoo's `search_count([('is_abandoned_cart', '=', True)])` on the same data;
+* with `--all-triggers`, a flow of every other trigger is active too (welcome, post-purchase, browse
+  abandonment, win-back, a date of the contact): the watcher's poll must not change;
 * the delay between a step's due time and its enqueueing (target: within the poll interval plus 1 s): `--due`
   carts get a product over RPC, one after the other, and their first step is due 15 s later.
 """
@@ -63,9 +66,10 @@ def ms(values: list[float]) -> str:
 
 
 class Bench:
-    def __init__(self, database: str, carts: int, due: int, poll: float) -> None:
+    def __init__(self, database: str, carts: int, due: int, poll: float, port: int = 0) -> None:
         self.database, self.carts, self.due, self.poll = database, carts, due, poll
-        self.server = OdooServer(str(CONF), database, Path(tempfile.gettempdir()) / f"{database}.log")
+        self.server = OdooServer(str(CONF), database, Path(tempfile.gettempdir()) / f"{database}.log",
+                                 **({"port": port} if port else {}))
         self.client: OdooClient
         self.orders = 0
 
@@ -90,6 +94,27 @@ class Bench:
             ],
         })
         self.seed_carts()
+
+    def activate_all_triggers(self) -> None:
+        """A flow of every trigger active: the presets (welcome, post-purchase, browse, win-back), and a flow
+        on the anniversary of the contacts' SMS consent."""
+        call = self.client.call
+        presets = [row["res_id"] for row in call("ir.model.data", "search_read", [
+            ("module", "=", "sms_marketing_addon"),
+            ("name", "in", ["sms_flow_welcome", "sms_flow_post_purchase", "sms_flow_browse",
+                            "sms_flow_win_back"]),
+        ], ["res_id"])]
+        call("sms.flow", "write", presets, {"active": True})
+        [field] = call("ir.model.fields", "search", [("model", "=", "res.partner"),
+                                                      ("name", "=", "sms_consent_date")])
+        [template] = call("ir.model.data", "search_read", [
+            ("module", "=", "sms_marketing_addon"), ("name", "=", "sms_template_welcome")], ["res_id"])
+        call("sms.flow", "create", {"name": "Bench anniversary", "trigger": "date_anniversary",
+                                    "date_field_id": field,
+                                    "step_ids": [(0, 0, {"delay": 0, "template_id": template["res_id"]})]})
+        triggers = call("sms.flow", "read_group", [], ["trigger"], ["trigger"])
+        print("active flows per trigger: "
+              + ", ".join(f"{row['trigger']} {row['trigger_count']}" for row in triggers), flush=True)
 
     def seed_carts(self) -> None:
         quiet = self.carts - self.due
@@ -235,11 +260,15 @@ def main() -> None:
     parser.add_argument("--carts", type=int, default=2000, help="open carts")
     parser.add_argument("--due", type=int, default=100, help="carts opened during each latency measure")
     parser.add_argument("--poll", type=float, default=1.0, help="watcher poll interval (seconds)")
+    parser.add_argument("--port", type=int, default=0, help="Odoo's HTTP port (default: a free one)")
+    parser.add_argument("--all-triggers", action="store_true", help="a flow of every trigger active")
     parser.add_argument("--database", default="smsm_bench_carts")
     args = parser.parse_args()
     print(f"building {args.database} (template + addon)...", file=sys.stderr)
-    bench = Bench(fresh_database(args.database), args.carts, args.due, args.poll)
+    bench = Bench(fresh_database(args.database), args.carts, args.due, args.poll, args.port)
     bench.start()
+    if args.all_triggers:
+        bench.activate_all_triggers()
     try:
         store_dir = Path(tempfile.mkdtemp(prefix="bench-carts-"))
         store = Store.from_url(f"sqlite:///{store_dir / 'store.db'}")

@@ -73,7 +73,10 @@ class SmsFlowEnrollment(models.Model):
     message_ids = fields.One2many("sms.flow.message", "enrollment_id", string="Messages")
     message_count = fields.Integer(compute="_compute_message_count")
     recovered = fields.Boolean(readonly=True, index=True)
-    recovered_order_id = fields.Many2one("sale.order", string="Recovered order", readonly=True, ondelete="set null")
+    # Indexed: every order confirmation asks whether it was already attributed (a read of every enrollment
+    # without the index, bench_flows.py).
+    recovered_order_id = fields.Many2one("sale.order", string="Recovered order", readonly=True, ondelete="set null",
+                                         index="btree_not_null")
     recovered_amount = fields.Monetary(string="Recovered revenue", readonly=True, currency_field="currency_id")
     recovered_date = fields.Datetime(readonly=True)
     recovered_message_id = fields.Many2one("sms.flow.message", string="Attributed to", readonly=True,
@@ -475,7 +478,7 @@ class SmsFlowEnrollment(models.Model):
         self.ensure_one()
         return self.date_start.replace(microsecond=0)
 
-    def _sms_flow_trigger_exit_reason(self):
+    def _sms_flow_trigger_exit_reason(self, ordered=None):
         """Why this contact enrollment must stop now by its trigger's exit conditions (ordered since entering,
         started a cart, the order that started it cancelled), or False. The contact's SMS consent is checked
         separately (an e-mail fallback may still go)."""
@@ -485,10 +488,7 @@ class SmsFlowEnrollment(models.Model):
         checks = self.flow_id.trigger_id._exit_list() if self.flow_id.trigger_id else []
         Order = self.env["sale.order"].sudo()
         commercial = self.partner_id.commercial_partner_id
-        excluded = [self.res_id] if self.res_model == "sale.order" else []
-        if "ordered" in checks and Order.search_count([
-                ("partner_id", "child_of", commercial.id), ("state", "=", "sale"),
-                ("date_order", ">=", self._sms_flow_entry_second()), ("id", "not in", excluded)], limit=1):
+        if "ordered" in checks and self._sms_flow_ordered_since_entry(ordered):
             return "ordered"
         if "cart_started" in checks and Order.search_count([
                 ("partner_id", "child_of", commercial.id), ("state", "=", "draft"), ("website_id", "!=", False),
@@ -500,16 +500,28 @@ class SmsFlowEnrollment(models.Model):
                 return "cancelled"
         return False
 
-    def _sms_flow_condition_holds(self, step):
+    def _sms_flow_ordered_since_entry(self, memo=None):
+        """Whether the contact (or its company) confirmed an order since entering, other than the one that
+        started the flow. `memo` ({enrollment id: bool}) keeps the answer for one pass over the due steps: the
+        steps taken in a pass (an SMS or an e-mail queued, a condition or a split decided) confirm no order."""
+        self.ensure_one()
+        if memo is not None and self.id in memo:
+            return memo[self.id]
+        excluded = [self.res_id] if self.res_model == "sale.order" else []
+        ordered = bool(self.env["sale.order"].sudo().search_count([
+            ("partner_id", "child_of", self.partner_id.commercial_partner_id.id), ("state", "=", "sale"),
+            ("date_order", ">=", self._sms_flow_entry_second()), ("id", "not in", excluded)], limit=1))
+        if memo is not None:
+            memo[self.id] = ordered
+        return ordered
+
+    def _sms_flow_condition_holds(self, step, ordered=None):
         """Whether the condition of `step` holds for this enrollment (before `condition_negate`)."""
         self.ensure_one()
         partner = self.partner_id.sudo()
         kind = step.condition_type
         if kind == "ordered":
-            excluded = [self.res_id] if self.res_model == "sale.order" else []
-            holds = bool(self.env["sale.order"].sudo().search_count([
-                ("partner_id", "child_of", partner.commercial_partner_id.id), ("state", "=", "sale"),
-                ("date_order", ">=", self._sms_flow_entry_second()), ("id", "not in", excluded)], limit=1))
+            holds = self._sms_flow_ordered_since_entry(ordered)
         elif kind == "clicked":
             holds = any(m.click_count for m in self.message_ids)
         elif kind == "mailing_list":
@@ -530,14 +542,19 @@ class SmsFlowEnrollment(models.Model):
         now = now or self.env.cr.now()
         due = self.filtered(lambda e: e.state == "running" and e.date_next_step and e.date_next_step <= now)
         queued = 0
+        ordered = {}  # "ordered since entering", asked by the exits and by conditions: once per pass
         for enrollment in due:
             flow = enrollment.flow_id
+            exit_reason = None  # the trigger's exits, checked before the first step of the pass: the steps
+            # taken in the pass (SMS or e-mails queued, conditions and splits decided) change none of them
             while enrollment.state == "running" and enrollment.next_step_id and enrollment.date_next_step <= now:
                 step = enrollment.next_step_id
                 if not flow.active or not step.active:
                     enrollment._sms_flow_exit("flow_inactive", now)
                     break
-                reason = enrollment._sms_flow_trigger_exit_reason()
+                if exit_reason is None:
+                    exit_reason = enrollment._sms_flow_trigger_exit_reason(ordered)
+                reason = exit_reason
                 if reason:
                     enrollment._sms_flow_exit(reason, now)
                     break
@@ -552,7 +569,7 @@ class SmsFlowEnrollment(models.Model):
                     enrollment._sms_flow_advance(step, now)
                     continue
                 if step.step_type == "condition":
-                    if not enrollment._sms_flow_condition_holds(step):
+                    if not enrollment._sms_flow_condition_holds(step, ordered):
                         enrollment._sms_flow_exit("condition", now)
                         break
                     enrollment._sms_flow_advance(step, now)
@@ -587,6 +604,26 @@ class SmsFlowEnrollment(models.Model):
             getattr(self, f"_sms_flow_enter_{code}")(flows, now)
 
     @api.model
+    def _sms_flow_may_enter_sql(self, flows, partner, key):
+        """SQL condition of the scheduled triggers' scans: the contact (`partner`, an SQL alias of res_partner)
+        has not entered one of `flows` for the record `key` (an SQL expression) yet, and can receive an SMS (or,
+        where a step of these flows has an e-mail fallback, has an e-mail address). A necessary condition only
+        (`_sms_flow_enroll` checks every rule again): it keeps an idle run from reading again, every few minutes,
+        each contact of the day's window who already entered or cannot enter (their number grows with the
+        orders and contacts, the scan's cost must not). A record that entered one active flow of the trigger is
+        not offered to another one (`_sms_flow_enroll` would only do so when the first flow stopped matching)."""
+        fallback = bool(flows.with_context(active_test=False).step_ids.filtered("email_template_id"))
+        return SQL(
+            """NOT EXISTS (SELECT 1 FROM sms_flow_enrollment e
+                            WHERE e.flow_id IN %(flows)s AND e.partner_id = %(partner)s.id AND e.order_id IS NULL
+                              AND COALESCE(e.res_key, '') = %(key)s)
+               AND ((%(partner)s.sms_consent_state = 'opted_in' AND %(partner)s.sms_number IS NOT NULL
+                     AND %(partner)s.sms_number_valid)
+                    OR (%(fallback)s AND %(partner)s.email_normalized IS NOT NULL))""",
+            flows=tuple(flows.ids) or (0,), partner=partner, key=key, fallback=fallback,
+        )
+
+    @api.model
     def _sms_flow_enter_win_back(self, flows, now):
         """Contacts whose last confirmed order is older than a win-back flow's entry delay (and at most one day
         more, so each last order is looked at on the day it qualifies; re-entry is keyed by that order)."""
@@ -602,7 +639,9 @@ class SmsFlowEnrollment(models.Model):
                       AND NOT EXISTS (SELECT 1 FROM sale_order o2 JOIN res_partner p2 ON p2.id = o2.partner_id
                                        WHERE p2.commercial_partner_id = p.commercial_partner_id
                                          AND o2.state = 'sale' AND o2.date_order > o.date_order)
-                 ORDER BY p.commercial_partner_id, o.date_order DESC""", until, until))
+                      AND %s
+                 ORDER BY p.commercial_partner_id, o.date_order DESC""", until, until,
+                self._sms_flow_may_enter_sql(flows, SQL("p"), SQL("'sale.order,' || o.id"))))
             for order in self.env["sale.order"].sudo().browse([row[0] for row in rows]):
                 items.append((order.partner_id, order, None))
         return self._sms_flow_enroll("win_back", items, now)
@@ -620,14 +659,16 @@ class SmsFlowEnrollment(models.Model):
             rows = self.env.execute_query(SQL(
                 """SELECT DISTINCT ON (v.partner_id) v.partner_id, t.id, t.product_id
                      FROM website_track t JOIN website_visitor v ON v.id = t.visitor_id
-                    WHERE t.product_id IS NOT NULL AND v.partner_id IS NOT NULL
+                     JOIN res_partner p ON p.id = v.partner_id
+                    WHERE t.product_id IS NOT NULL AND v.partner_id IS NOT NULL AND %s
                       AND t.visit_datetime > %s - interval '1 hour' AND t.visit_datetime <= %s
                       AND NOT EXISTS (SELECT 1 FROM website_track t2 WHERE t2.visitor_id = t.visitor_id
                                          AND t2.product_id IS NOT NULL AND t2.visit_datetime > t.visit_datetime)
                       AND NOT EXISTS (SELECT 1 FROM sale_order o WHERE o.partner_id = v.partner_id
                                          AND (o.write_date >= t.visit_datetime OR o.create_date >= t.visit_datetime)
                                          AND (o.state = 'sale' OR (o.state = 'draft' AND o.website_id IS NOT NULL)))
-                 ORDER BY v.partner_id, t.visit_datetime DESC""", until, until))
+                 ORDER BY v.partner_id, t.visit_datetime DESC""",
+                self._sms_flow_may_enter_sql(flows, SQL("p"), SQL("'website.track,' || t.id")), until, until))
             Track, Product = self.env["website.track"].sudo(), self.env["product.product"].sudo()
             for partner_id, track_id, product_id in rows:
                 product = Product.browse(product_id)
@@ -645,13 +686,16 @@ class SmsFlowEnrollment(models.Model):
             if field.model != "res.partner" or not field.store or field.ttype not in ("date", "datetime"):
                 continue
             day = (now + timedelta(seconds=flow._sms_flow_entry_delay_seconds())).date()
-            column = SQL.identifier(field.name)
+            column = SQL.identifier("p", field.name)
+            key = f"{field.name}:{day.year}"
+            # Index-backed (sms.flow._sms_flow_date_index): the contacts of the day, not every contact.
             rows = self.env.execute_query(SQL(
-                """SELECT id FROM res_partner
-                    WHERE active AND %s IS NOT NULL
-                      AND extract(month FROM %s) = %s AND extract(day FROM %s) = %s""",
-                column, column, day.month, column, day.day))  # the column: a stored date field of res.partner
+                """SELECT p.id FROM res_partner p
+                    WHERE p.active AND %s IS NOT NULL
+                      AND extract(month FROM %s) = %s AND extract(day FROM %s) = %s AND %s""",
+                column, column, day.month, column, day.day,  # the column: a stored date field of res.partner
+                self._sms_flow_may_enter_sql(flow, SQL("p"), SQL("%s", key))))
             partners = self.env["res.partner"].sudo().browse([row[0] for row in rows])
             enrollments |= self._sms_flow_enroll("date_anniversary", [
-                (partner, None, None, f"{field.name}:{day.year}") for partner in partners], now, flows=flow)
+                (partner, None, None, key) for partner in partners], now, flows=flow)
         return enrollments

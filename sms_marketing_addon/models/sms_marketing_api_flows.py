@@ -129,10 +129,12 @@ class SmsMarketingApiFlows(models.AbstractModel):
         Enrollment = self.env["sms.flow.enrollment"].sudo()
         Order, Step = self.env["sale.order"].sudo(), self.env["sms.flow.step"].sudo()
         results = {}
+        # The batch's carts are read together (each cart's fields in one query for the batch, not per cart).
+        prefetch = Order.browse(sorted({order_id for order_id, _step_id in keys}))._prefetch_ids
         # Sorted: concurrent batches lock carts in the same order (no deadlock).
         for order_id, step_id in sorted(set(keys)):
             results[order_id, step_id] = Enrollment._sms_flow_enqueue_cart(
-                Order.browse(order_id), Step.browse(step_id), now)
+                Order.browse(order_id).with_prefetch(prefetch), Step.browse(step_id), now)
         return [results[key] for key in keys]
 
     @api.model

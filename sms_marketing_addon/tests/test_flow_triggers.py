@@ -6,6 +6,7 @@ from odoo import fields
 from odoo.addons.mail.tests.common import MockEmail
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import SQL
 
 from .common import load_french
 from .test_flows import FlowCommon
@@ -309,6 +310,76 @@ class TestFlowTriggers(TriggerCommon, TransactionCase, MockEmail):
         self.assertEqual(self.now, datetime(2026, 11, 24, 9, 0), "ten o'clock in Paris, on the day")
         self.cron()
         self.assertIn("Joyeux anniversaire, Léa Martin ! Fêtez-le avec nous : http", self.sms_of(partner).body)
+
+    # ------------------------------------------------------------------ idle cost of the scheduled triggers
+    def test_idle_run_offers_nobody_who_entered_or_cannot_enter(self):
+        """The flows' scheduled action runs every 5 minutes; at 1,000,000 orders a day's window holds some 1,400
+        last orders and 2,700 anniversaries. Those who entered, or can receive neither an SMS nor an e-mail, are
+        not read again on every run (bench/bench_flows.py measures the cost); newcomers still enter."""
+        win_back = self.env.ref("sms_marketing_addon.sms_flow_win_back")
+        browse = self.env.ref("sms_marketing_addon.sms_flow_browse")
+        (win_back | browse).active = True
+        birthday = self.env["sms.flow"].create({
+            "name": "Subscription anniversary", "trigger": "date_anniversary",
+            "date_field_id": self.env["ir.model.fields"]._get("res.partner", "sms_consent_date").id,
+            "step_ids": [(0, 0, {"delay": 0, "template_id": self.env.ref("sms_marketing_addon.sms_template_welcome").id})],
+        })
+        entered, _order = self.old_customer(60, mobile="06 12 34 56 71")
+        unreachable, _order = self.old_customer(60, consent=False, mobile="06 12 34 56 72")  # and no e-mail
+        viewer = self.partner(mobile="06 12 34 56 73")
+        self.visit(viewer, self.product, minutes_ago=90)
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE res_partner SET sms_consent_date = %s WHERE id IN %s",
+                            (self.now - timedelta(days=365), (entered.id, unreachable.id)))
+        self.env.invalidate_all()
+        self.cron()
+        self.assertTrue(self.enrollment_of(win_back, entered))
+        self.assertTrue(self.enrollment_of(browse, viewer))
+        self.assertTrue(self.enrollment_of(birthday, entered))
+        self.assertFalse(self.Enrollment.search([("partner_id", "=", unreachable.id)]))
+        offered = []
+        enroll = type(self.Enrollment)._sms_flow_enroll
+
+        def spy(model, code, items, now=None, flows=None):
+            offered.extend((code, item[0]) for item in items)
+            return enroll(model, code, items, now, flows=flows)
+
+        with patch.object(type(self.Enrollment), "_sms_flow_enroll", spy):
+            self.now += timedelta(minutes=5)
+            self.cron()
+            self.assertEqual(offered, [], "an idle run reads nobody again")
+            newcomer, _order = self.old_customer(60, mobile="06 12 34 56 74")
+            offered.clear()
+            self.cron()
+        self.assertEqual(offered, [("win_back", newcomer)])
+        self.assertTrue(self.enrollment_of(win_back, newcomer))
+        self.assertEqual(len(self.enrollment_of(win_back, entered)), 1)
+
+    def test_date_flow_indexes_the_day_and_month_of_its_date(self):
+        """The anniversaries of the day are read through an index, not by reading every contact."""
+        self.env["sms.flow"].create({
+            "name": "Subscription anniversary", "trigger": "date_anniversary",
+            "date_field_id": self.env["ir.model.fields"]._get("res.partner", "sms_consent_date").id,
+            "step_ids": [(0, 0, {"delay": 0, "template_id": self.env.ref("sms_marketing_addon.sms_template_welcome").id})],
+        })
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.env.cr.execute("""EXPLAIN SELECT p.id FROM res_partner p
+                                WHERE p.active AND p.sms_consent_date IS NOT NULL
+                                  AND extract(month FROM p.sms_consent_date) = 11
+                                  AND extract(day FROM p.sms_consent_date) = 24""")
+        plan = "\n".join(row[0] for row in self.env.cr.fetchall())
+        self.assertIn("sms_flow_res_partner_sms_consent_date_day", plan)
+
+    def test_link_uniqueness_check_reads_the_label_only(self):
+        """Each flow message gets its own tracked link (its own label); Odoo checks a new link's uniqueness with a
+        search that, without an index on the label, reads every link of the step (one per contact so far)."""
+        query = self.env["link.tracker"]._search([
+            ("url", "=", "https://shop.example.com/shop"), ("campaign_id", "=", False), ("medium_id", "=", False),
+            ("source_id", "=", False), ("label", "=", "sms-flow-message-1")])
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.env.cr.execute(SQL("EXPLAIN %s", query.select()))
+        plan = "\n".join(row[0] for row in self.env.cr.fetchall())
+        self.assertIn("link_tracker_sms_label_index", plan)
 
     # ------------------------------------------------------------------ steps
     def test_condition_step_and_time_of_day(self):
