@@ -8,9 +8,9 @@ class SmsFlowEnrollment(models.Model):
 
     exit_reason = fields.Selection(selection_add=RETURNED, ondelete={"returned": "set null"})
 
-    def _sms_flow_trigger_exit_reason(self):
+    def _sms_flow_trigger_exit_reason(self, ordered=None):
         """Also: goods of the order that started the flow came back from the customer (a done return)."""
-        reason = super()._sms_flow_trigger_exit_reason()
+        reason = super()._sms_flow_trigger_exit_reason(ordered)
         if reason or self.order_id or self.res_model != "sale.order":
             return reason
         checks = self.flow_id.trigger_id._exit_list() if self.flow_id.trigger_id else []

@@ -6,7 +6,7 @@ STOCK_REASONS = [("out_of_stock", "Product out of stock again"), ("ordered_produ
 STOCK_ONDELETE = {code: "set null" for code, _label in STOCK_REASONS}
 # Exits after which the contact is still waiting to be told: back on the product's "notify me" list (Odoo's
 # e-mail, or the flow again, tells them when the product is available).
-STILL_WAITING = {"out_of_stock", "flow_inactive"} | CONTACT_REASONS
+STILL_WAITING = {"out_of_stock", "flow_inactive", "send_failed"} | CONTACT_REASONS
 
 
 class SmsFlowEnrollment(models.Model):
@@ -14,10 +14,10 @@ class SmsFlowEnrollment(models.Model):
 
     exit_reason = fields.Selection(selection_add=STOCK_REASONS, ondelete=STOCK_ONDELETE)
 
-    def _sms_flow_trigger_exit_reason(self):
+    def _sms_flow_trigger_exit_reason(self, ordered=None):
         """Also, for a back-in-stock flow: the product is sold out again, or the contact ordered it since
         entering."""
-        reason = super()._sms_flow_trigger_exit_reason()
+        reason = super()._sms_flow_trigger_exit_reason(ordered)
         if reason or self.order_id or self.res_model != "product.product":
             return reason
         checks = self.flow_id.trigger_id._exit_list() if self.flow_id.trigger_id else []

@@ -97,6 +97,25 @@ class TestBackInStock(BackInStockCommon, TransactionCase, MockEmail):
         self.availability_run()
         self.assertEqual(len(self.sms_of(partner).filtered(lambda s: s.state == "outgoing")), 1, "told then")
 
+    def test_a_failed_sms_puts_the_contact_back_on_the_list(self):
+        partner = self.partner(email="camille@example.com")
+        sms, message = self.back_in_stock_sms(partner)
+        self.assertFalse(self.lamp.stock_notification_partner_ids)
+        self.assertEqual(self.claim(), [sms.uuid])
+        self.api.report_results("w1", [{"key": sms.uuid, "outcome": "failed", "error_code": "30003",
+                                        "reason": "Unreachable destination handset"}])
+        self.assertEqual(message.state, "failed")
+        self.assertEqual(self.lamp.stock_notification_partner_ids, partner, "not told: waits again")
+
+    def test_a_delivered_sms_leaves_the_contact_off_the_list(self):
+        partner = self.partner(email="camille@example.com")
+        sms, message = self.back_in_stock_sms(partner)
+        self.assertEqual(self.claim(), [sms.uuid])
+        self.api.report_results("w1", [{"key": sms.uuid, "outcome": "sent", "provider_message_id": "SM-bis-1"}])
+        self.api.apply_delivery_statuses([{"provider_message_id": "SM-bis-1", "status": "delivered"}])
+        self.assertEqual(message.state, "delivered")
+        self.assertFalse(self.lamp.stock_notification_partner_ids, "told: not on the list again")
+
     def test_ordered_the_product_stops_a_queued_sms(self):
         self.now = datetime(2026, 11, 24, 20, 30)
         partner = self.partner()
