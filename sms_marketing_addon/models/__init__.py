@@ -5,6 +5,7 @@ from . import res_company
 from . import res_partner
 from . import phone_blacklist
 from . import website
+from . import website_visitor
 from . import sms_provider_account_health
 from . import sms_provider_account_test
 from . import sms_provider_account

@@ -223,6 +223,24 @@ class TestFlowTriggers(TriggerCommon, TransactionCase, MockEmail):
         self.cron()
         self.assertEqual(len(self.sms_of(partner)), 1, "no second entry within the re-entry days")
 
+    def test_a_product_view_wakes_the_flows_action_once_the_browse_delay_is_over(self):
+        self.env.ref("sms_marketing_addon.sms_flow_browse").active = True  # entry delay: 1 hour
+        cron = self.env.ref("sms_marketing_addon.ir_cron_sms_flow_welcome")
+        cron.active = True
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        before = Trigger.search([("cron_id", "=", cron.id)])
+        partner = self.partner()
+        visitor = self.env["website.visitor"].sudo().create({"access_token": str(partner.id)})
+        visitor._add_viewed_product(self.product.id)
+        woken = Trigger.search([("cron_id", "=", cron.id)]) - before
+        self.assertEqual(woken.mapped("call_at"), [self.now + timedelta(hours=1, seconds=31)])
+        self.now += timedelta(seconds=20)
+        visitor._add_viewed_product(self.product.id)
+        self.assertEqual(Trigger.search([("cron_id", "=", cron.id)]) - before, woken, "one per 30 s window")
+        anonymous = self.env["website.visitor"].sudo().create({"access_token": "f" * 32})
+        anonymous._add_viewed_product(self.product.id)
+        self.assertEqual(Trigger.search([("cron_id", "=", cron.id)]) - before, woken, "not for anonymous views")
+
     def test_browse_abandonment_exit_at_claim_time_when_a_cart_was_started(self):
         """No event closes this enrollment: the claim-time re-check alone stops the queued SMS."""
         flow = self.env.ref("sms_marketing_addon.sms_flow_browse")
