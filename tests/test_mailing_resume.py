@@ -40,25 +40,29 @@ def queued(mailing_id: int) -> tuple[int, int, int]:
     return sms, recipients, traces
 
 
-START = """
-import os, signal
-from odoo.addons.sms_marketing_addon.models import mailing_mailing
+# A mailing to {count} opted-in French contacts named "<label> <run> n", with its first lines of output: the
+# code both scripts below start with (label and number prefix keep the two tests' contacts apart).
+SEED = """from odoo.addons.sms_marketing_addon.models import mailing_mailing
 mailing_mailing.QUEUE_CHUNK = {chunk}
 env.cr.execute('''INSERT INTO res_partner (name, mobile, country_id, sms_number, sms_number_valid,
                                            sms_consent_state, active, type, autopost_bills, create_date,
                                            write_date)
-                  SELECT 'Resume {run} ' || n, '+3371' || lpad(n::text, 7, '0'), %s,
-                         '+3371' || lpad(n::text, 7, '0'), TRUE, 'opted_in', TRUE, 'contact', 'ask',
+                  SELECT '{label} {run} ' || n, '{prefix}' || lpad(n::text, 7, '0'), %s,
+                         '{prefix}' || lpad(n::text, 7, '0'), TRUE, 'opted_in', TRUE, 'contact', 'ask',
                          now(), now()
                     FROM generate_series(1, {count}) AS n''', [env.ref('base.fr').id])
 mailing = env['mailing.mailing'].create({{
-    'subject': 'Resume {run}', 'mailing_type': 'sms', 'body_plaintext': 'Offre {{{{ object.name }}}}',
+    'subject': '{label} {run}', 'mailing_type': 'sms', 'body_plaintext': 'Offre {{{{ object.name }}}}',
     'mailing_model_id': env['ir.model']._get_id('res.partner'), 'sms_allow_unsubscribe': True,
-    'mailing_domain': repr([('name', '=like', 'Resume {run} %')]),
+    'mailing_domain': repr([('name', '=like', '{label} {run} %')]),
 }})
 env.cr.commit()
 print('MAILING', mailing.id, flush=True)
-Cursor = type(env.cr)
+"""
+
+START = """
+import os, signal
+""" + SEED.replace("{label}", "Resume").replace("{prefix}", "+3371") + """Cursor = type(env.cr)
 real_commit, commits = Cursor.commit, []
 def commit_then_die(cr):
     real_commit(cr)
@@ -101,23 +105,7 @@ def test_a_mailing_killed_between_two_chunks_resumes_without_duplicates() -> Non
 
 FAIL_WRITER = """
 import threading
-from odoo.addons.sms_marketing_addon.models import mailing_mailing
-mailing_mailing.QUEUE_CHUNK = {chunk}
-env.cr.execute('''INSERT INTO res_partner (name, mobile, country_id, sms_number, sms_number_valid,
-                                           sms_consent_state, active, type, autopost_bills, create_date,
-                                           write_date)
-                  SELECT 'Writer {run} ' || n, '+3372' || lpad(n::text, 7, '0'), %s,
-                         '+3372' || lpad(n::text, 7, '0'), TRUE, 'opted_in', TRUE, 'contact', 'ask',
-                         now(), now()
-                    FROM generate_series(1, {count}) AS n''', [env.ref('base.fr').id])
-mailing = env['mailing.mailing'].create({{
-    'subject': 'Writer {run}', 'mailing_type': 'sms', 'body_plaintext': 'Offre {{{{ object.name }}}}',
-    'mailing_model_id': env['ir.model']._get_id('res.partner'), 'sms_allow_unsubscribe': True,
-    'mailing_domain': repr([('name', '=like', 'Writer {run} %')]),
-}})
-env.cr.commit()
-print('MAILING', mailing.id, flush=True)
-Cursor = type(env.cr)
+""" + SEED.replace("{label}", "Writer").replace("{prefix}", "+3372") + """Cursor = type(env.cr)
 real_execute, writes = Cursor.execute, []
 def execute(cr, query, params=None, log_exceptions=True):
     if threading.current_thread().name == 'sms-queue-writer':

@@ -1,9 +1,8 @@
 from datetime import datetime, timedelta
 
-from odoo.exceptions import AccessError
-from odoo.tests import Form, TransactionCase, new_test_user, tagged
+from odoo.tests import Form, TransactionCase, tagged
 
-from odoo.addons.sms_marketing_addon.tests.common import load_french
+from odoo.addons.sms_marketing_addon.tests.common import assert_trigger_and_flow_access, load_french
 from odoo.addons.sms_marketing_addon.tests.test_flow_triggers import TriggerCommon
 
 
@@ -135,27 +134,6 @@ class TestOrderDeliveredAccess(TransactionCase):
     def test_trigger_and_flow_follow_the_addon_groups(self):
         trigger = self.env.ref("sms_marketing_stock.sms_flow_trigger_order_delivered")
         flow = self.env.ref("sms_marketing_stock.sms_flow_order_delivered")
-        users = {kind: new_test_user(self.env, login=f"delivered_{kind}", groups=groups) for kind, groups in {
-            "portal": "base.group_portal", "internal": "base.group_user",
-            "service": "base.group_user,sms_marketing_addon.group_sms_marketing_service",
-            "sms_user": "base.group_user,sms_marketing_addon.group_sms_marketing_user",
-            "manager": "base.group_user,sms_marketing_addon.group_sms_marketing_manager"}.items()}
-        for kind in ("portal", "internal"):
-            env = self.env(user=users[kind])
-            with self.subTest(kind), self.assertRaises(AccessError):
-                trigger.with_env(env).read(["name"])
-            with self.subTest(kind), self.assertRaises(AccessError):
-                flow.with_env(env).read(["name"])
-        for kind in ("service", "sms_user"):
-            env = self.env(user=users[kind])
-            self.assertEqual(trigger.with_env(env).name, "Order delivered (post-purchase)")
-            self.assertEqual(flow.with_env(env).name, "Order delivered: review request")
-            with self.subTest(kind), self.assertRaises(AccessError):
-                trigger.with_env(env).exit_checks = "opted_out"
-            with self.subTest(kind), self.assertRaises(AccessError):
-                flow.with_env(env).active = True
-        manager = self.env(user=users["manager"])
-        trigger.with_env(manager).exit_checks = "delivery_returned,opted_out"
-        flow.with_env(manager).active = True
-        with self.assertRaises(AccessError):
-            trigger.with_env(manager).unlink()
+        self.assertEqual((trigger.name, flow.name), ("Order delivered (post-purchase)",
+                                                     "Order delivered: review request"))
+        assert_trigger_and_flow_access(self, trigger, flow, "delivery_returned,opted_out", "delivered")

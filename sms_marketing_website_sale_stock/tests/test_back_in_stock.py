@@ -1,10 +1,10 @@
 from datetime import datetime
 
 from odoo.exceptions import AccessError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.mail.tests.common import MockEmail
-from odoo.addons.sms_marketing_addon.tests.common import load_french
+from odoo.addons.sms_marketing_addon.tests.common import assert_trigger_and_flow_access, load_french
 from odoo.addons.sms_marketing_addon.tests.test_flow_triggers import TriggerCommon
 
 
@@ -158,27 +158,9 @@ class TestBackInStockAccess(TransactionCase):
         trigger = self.env.ref("sms_marketing_website_sale_stock.sms_flow_trigger_back_in_stock")
         flow = self.env.ref("sms_marketing_website_sale_stock.sms_flow_back_in_stock")
         product = self.env["product.product"].create({"name": "Lampe", "website_published": True})
-        users = {kind: new_test_user(self.env, login=f"restock_{kind}", groups=groups) for kind, groups in {
-            "portal": "base.group_portal", "internal": "base.group_user",
-            "service": "base.group_user,sms_marketing_addon.group_sms_marketing_service",
-            "sms_user": "base.group_user,sms_marketing_addon.group_sms_marketing_user",
-            "manager": "base.group_user,sms_marketing_addon.group_sms_marketing_manager"}.items()}
-        for kind in ("portal", "internal"):
-            env = self.env(user=users[kind])
-            with self.subTest(kind), self.assertRaises(AccessError):
-                trigger.with_env(env).read(["name"])
-            with self.subTest(kind), self.assertRaises(AccessError):
-                flow.with_env(env).read(["name"])
-        for kind in ("service", "sms_user"):
-            env = self.env(user=users[kind])
-            self.assertEqual(trigger.with_env(env).name, "Back in stock (notify me)")
-            with self.subTest(kind), self.assertRaises(AccessError):
-                trigger.with_env(env).exit_checks = "opted_out"
-            with self.subTest(kind), self.assertRaises(AccessError):
-                flow.with_env(env).active = True
+        self.assertEqual((trigger.name, flow.name), ("Back in stock (notify me)", "Back in stock"))
+        users = assert_trigger_and_flow_access(self, trigger, flow, "product_sold_out,opted_out", "restock")
         manager = self.env(user=users["manager"])
-        trigger.with_env(manager).exit_checks = "product_sold_out,opted_out"
-        flow.with_env(manager).active = True
         # The product's flow link is its public page (what the shop shows anyone): readable, never writable.
         for kind in ("portal", "internal", "sms_user"):
             env = self.env(user=users[kind])
