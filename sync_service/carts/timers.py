@@ -120,7 +120,7 @@ class CartTimers:
         self.store = store
         self._clock = clock
         try:
-            timers_metadata.create_all(store.engine)
+            store.create_tables(timers_metadata)
         except SQLAlchemyError as exc:
             raise StoreUnavailable(
                 f"store {store.safe_url}: cannot create the cart timers table: {exc}"

@@ -18,7 +18,20 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -186,14 +199,7 @@ class Store:
             _install_sqlite_pragmas(engine, busy_timeout_ms)
         store = cls(engine, clock=clock)
         try:
-            if parsed.get_backend_name() == "postgresql":
-                # Replicas start together: one creates the tables, the others wait for it (without the
-                # lock, two CREATE TABLE race and one fails on PostgreSQL's catalog).
-                with engine.begin() as conn:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-                    metadata.create_all(conn)
-            else:
-                metadata.create_all(engine)
+            store.create_tables(metadata)
         except SQLAlchemyError as exc:
             engine.dispose()
             problem = _sqlite_file_problem(parsed.database) if store.is_sqlite else None
@@ -201,6 +207,17 @@ class Store:
                 f"store {store.safe_url}: cannot open or create tables: {problem or explain_error(exc)}"
             ) from exc
         return store
+
+    def create_tables(self, tables: MetaData) -> None:
+        """``tables.create_all``, those missing only. On PostgreSQL, replicas start together: one creates the
+        tables, the others wait for it (without the lock, two CREATE TABLE race and one replica fails to start
+        on PostgreSQL's catalog)."""
+        if self.is_sqlite:
+            tables.create_all(self.engine)
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            tables.create_all(conn)
 
     @property
     def engine(self) -> Engine:
