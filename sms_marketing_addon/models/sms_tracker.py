@@ -14,8 +14,11 @@ class SmsTracker(models.Model):
         """`sms_tracker_id._action_update_from_sms_state("pending")` of the SMS `uuids` a report says the gateways
         accepted: their mailing traces in one UPDATE (the ORM looks the trackers up SMS by SMS through a
         computed field, writes each trace twice, the status then the sent date, and spends more in Python than
-        PostgreSQL does), then the mailings done as Odoo marks them. Trackers of a notification (a chatter SMS)
-        go through Odoo's method."""
+        PostgreSQL does), then the mailings done as Odoo marks them. The traces are found by their ids (an
+        array, so always through the primary key): joined to the trackers, PostgreSQL planned from the
+        statistics of the status, which lag behind a mailing queued since the last ANALYZE, and walked every
+        tracker for every trace (34 s for 500 SMS of a 20,000 mailing, seen). Trackers of a notification (a
+        chatter SMS) go through Odoo's method."""
         if not uuids:
             return
         self.flush_model(["sms_uuid", "mail_notification_id", "mailing_trace_id"])
@@ -32,9 +35,10 @@ class SmsTracker(models.Model):
                   SET trace_status = 'pending', failure_type = NULL, failure_reason = NULL,
                       sent_datetime = COALESCE(trace.sent_datetime, %(now)s), write_date = %(now)s,
                       write_uid = %(uid)s
-                 FROM sms_tracker AS tracker
-                WHERE tracker.sms_uuid = ANY(%(uuids)s) AND tracker.mail_notification_id IS NULL
-                  AND trace.id = tracker.mailing_trace_id AND trace.trace_status NOT IN %(ignored)s
+                WHERE trace.id = ANY(ARRAY(
+                          SELECT tracker.mailing_trace_id FROM sms_tracker AS tracker
+                           WHERE tracker.sms_uuid = ANY(%(uuids)s) AND tracker.mail_notification_id IS NULL))
+                  AND trace.trace_status NOT IN %(ignored)s
             RETURNING trace.id, trace.mass_mailing_id""",
             now=now, uid=self.env.uid, uuids=list(uuids), ignored=PENDING_IGNORES,
         ))
