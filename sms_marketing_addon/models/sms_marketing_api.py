@@ -1,4 +1,5 @@
 import logging
+import re
 from datetime import timedelta
 
 import phonenumbers
@@ -11,6 +12,9 @@ from odoo.tools import SQL
 from ..tools.segments import count_segments
 from .sms_provider_account_test import provider_error_text
 from .sms_provider_message import FINAL_STATES
+
+# A number as Odoo's sanitizer writes it in E.164 (what the claim gives the service).
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 _logger = logging.getLogger(__name__)
 # The error code of an SMS whose worker died between handing it to the gateway and hearing the answer.
@@ -605,6 +609,19 @@ class SmsMarketingApiOutbox(models.AbstractModel):
 
     @api.model
     def check_opt_outs(self, numbers):
-        """Which of these numbers are in the opt-out register now (re-checked just before sending)."""
+        """Which of these numbers are in the opt-out register now (re-checked just before sending, about once a
+        second per batch being sent). The claim gives E.164 numbers, the register stores them so: those are
+        looked up as they are, in one indexed query (the domain `number in` parses every number again with
+        phonenumbers: a fifth of Odoo's time while a campaign went out, measured); anything else is sanitized
+        by the register's own domain as before."""
         self._check_service()
-        return self.env["phone.blacklist"].sudo().search([("number", "in", list(numbers))]).mapped("number")
+        wanted = list(dict.fromkeys(number for number in numbers or () if isinstance(number, str) and number))
+        e164 = [number for number in wanted if E164.fullmatch(number)]
+        Blacklist = self.env["phone.blacklist"].sudo()
+        Blacklist.flush_model(["number", "active"])
+        found = [row[0] for row in self.env.execute_query(SQL(
+            "SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)", e164))] if e164 else []
+        others = [number for number in wanted if not E164.fullmatch(number)]
+        if others:
+            found += Blacklist.search([("number", "in", others)]).mapped("number")
+        return list(dict.fromkeys(found))

@@ -141,6 +141,24 @@ class TestClaim(OutboxCase):
         self.assertEqual((no_consent.state, no_consent.failure_type), ("canceled", "sms_no_consent"))
         self.assertEqual((opted_out.state, opted_out.failure_type), ("canceled", "sms_blacklist"))
 
+    def test_the_last_look_before_sending_finds_every_opted_out_number(self):
+        """`check_opt_outs` (the service asks it just before a claimed SMS leaves): the register's numbers as
+        the claim gives them (E.164) and any other spelling, active entries only."""
+        self.partner._sms_opt_out("agent", note="asked after the claim")  # +33612345678
+        gone = self.make_partner("06 98 76 54 32", name="Unblocked")
+        gone._sms_opt_out("agent", note="asked")
+        gone._sms_opt_in("agent", note="came back")  # the register's entry archived
+        self.assertFalse(self.env["phone.blacklist"].search([("number", "=", "+33698765432")]))
+        self.env["phone.blacklist"].sudo()._add(["+12125550199"])
+        service = new_test_user(self.env, login="svc_optouts",
+                                groups="base.group_user,sms_marketing_addon.group_sms_marketing_service")
+        api = self.api.with_user(service)
+        asked = ["+33612345678", "+33698765432", "+12125550199", "+33611111111"]
+        self.assertEqual(sorted(api.check_opt_outs(asked)), ["+12125550199", "+33612345678"])
+        # Another spelling of an opted-out number (not what the claim gives, still found).
+        self.assertEqual(api.check_opt_outs(["+33 6 12 34 56 78", "0612345678"]), ["+33612345678"])
+        self.assertEqual(api.check_opt_outs([]), [])
+
     def test_transactional_passes_without_consent_but_not_a_hard_opt_out(self):
         stranger = self.make_partner("06 98 76 54 32", name="No consent")
         order_update = self.Sms.create({"number": stranger.sms_number, "body": "Your parcel is on its way"})
