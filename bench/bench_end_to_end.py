@@ -48,6 +48,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -120,6 +122,10 @@ class SimulatorProcess:
         self._conn.send((command,))
         return self._conn.recv()
 
+    @property
+    def pid(self) -> int:
+        return int(self._process.pid or 0)
+
     def stop(self) -> None:
         self.ask("stop")
         self._process.join(10)
@@ -134,7 +140,7 @@ class BenchOdoo(OdooProcess):
     def start(self, timeout: float = 180.0) -> None:
         cmd = [
             sys.executable, str(ODOO_SRC / "odoo-bin"), "-c", str(self.config), "-d", self.database,
-            f"--db-filter=^{self.database}$", f"--http-port={self.port}", "--http-interface=127.0.0.1",
+            f"--http-port={self.port}", "--http-interface=127.0.0.1",
             f"--workers={self.workers}", "--max-cron-threads=0", "--log-level=warn",
             f"--gevent-port={self.gevent_port}", "--limit-time-real=600", "--limit-time-cpu=600",
         ]
@@ -151,6 +157,70 @@ class BenchOdoo(OdooProcess):
             time.sleep(0.3)
         self.stop()
         raise SystemExit(f"odoo-bin did not answer on {self.url} within {timeout:.0f} s; see {self.log}")
+
+
+# --------------------------------------------------------------------------- where the CPU goes
+
+
+class CpuShares:
+    """CPU seconds (user + system) each part of the run used between two snapshots, read from /proc through
+    psutil: Odoo (its workers), the replicas, the simulator, PostgreSQL for Odoo's database, the store's
+    PostgreSQL, this process (it polls), and the rest of the machine. On 2 cores every part takes from the
+    same budget: what one saves, another can use."""
+
+    def __init__(self, roots: dict[str, list[int]]) -> None:
+        self.roots = roots
+        self._start: dict[tuple[int, float], tuple[str, float]] = {}
+        self._machine = 0.0
+
+    @staticmethod
+    def _busy() -> float:
+        times = psutil.cpu_times()
+        return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+    def _role_of(self, pid: int, parents: dict[int, int], names: dict[int, str]) -> str | None:
+        seen = pid
+        while seen:
+            for role, pids in self.roots.items():
+                if seen in pids:
+                    return role
+            seen = parents.get(seen, 0)
+        if names.get(pid) == "postgres":
+            return "PostgreSQL, Odoo's database"
+        return None
+
+    def _snapshot(self) -> dict[tuple[int, float], tuple[str, float]]:
+        procs = list(psutil.process_iter(["pid", "ppid", "name", "cpu_times", "create_time"]))
+        parents = {p.info["pid"]: p.info["ppid"] for p in procs}
+        names = {p.info["pid"]: p.info["name"] for p in procs}
+        found: dict[tuple[int, float], tuple[str, float]] = {}
+        for proc in procs:
+            times = proc.info["cpu_times"]
+            role = self._role_of(proc.info["pid"], parents, names)
+            if role and times is not None:
+                found[proc.info["pid"], proc.info["create_time"]] = (role, times.user + times.system)
+        return found
+
+    def start(self) -> None:
+        self._start, self._machine = self._snapshot(), self._busy()
+
+    def stop(self) -> dict[str, float]:
+        end, machine = self._snapshot(), self._busy() - self._machine
+        used: dict[str, float] = defaultdict(float)
+        for key, (role, seconds) in end.items():
+            used[role] += seconds - self._start.get(key, (role, 0.0))[1]
+        used["the rest of the machine"] = max(0.0, machine - sum(used.values()))
+        return dict(used)
+
+
+def print_cpu(used: dict[str, float], count: int, seconds: float) -> None:
+    total = sum(used.values())
+    cores = os.cpu_count() or 1
+    print(f"  CPU while sending ({seconds:.1f} s, {cores} cores = {seconds * cores:.1f} core-seconds;"
+          f" {total:.1f} used, {total / count * 1000:.2f} ms per SMS):", flush=True)
+    for role, spent in sorted(used.items(), key=lambda item: -item[1]):
+        print(f"    {role:<32} {spent:7.1f} s  {spent / count * 1000:6.3f} ms/SMS  {spent / total:5.1%}",
+              flush=True)
 
 
 # --------------------------------------------------------------------------- 2. the dispatcher's own rate
@@ -284,7 +354,11 @@ def end_to_end(ctx: dict[str, Any], kind: str, count: int) -> float:
         seed_contacts(ctx["database"], count, tag)
         seconds = queue_mailing(rpc, tag)
         print(f"  mailing of {count:,} queued over RPC in {seconds:.1f} s", flush=True)
+    cpu = CpuShares(ctx["roots"])
+    cpu.start()
+    started = time.perf_counter()
     rate, most = wait_all(sim, rpc, count, timeout=max(300.0, count / 20))
+    print_cpu(cpu.stop(), count, time.perf_counter() - started)
     assert most == 1, f"a key reached the provider {most} times"
     return rate
 
@@ -526,9 +600,14 @@ def main() -> int:
                 "PYTHONPATH": str(ROOT),
             })
             services.append(Service(env, run_dir / f"service-{index + 1}.log"))
-        ctx = {"sim": sim, "rpc": rpc, "account": account, "database": database}
         for service in services:
             service.start()
+        roots = {
+            "Odoo (workers)": [odoo_proc.process.pid], "replicas": [s.process.pid for s in services],
+            "simulator": [sim.pid], "store's PostgreSQL": [store.postmaster_pid()],
+            "bench (polls)": [os.getpid()],
+        }
+        ctx = {"sim": sim, "rpc": rpc, "account": account, "database": database, "roots": roots}
         for kind in args.kinds:
             rates[kind] = end_to_end(ctx, kind, args.messages)
             print(f"end to end, {kind}: {args.messages:,} SMS, {rates[kind]:,.0f} msg/s (first to last "

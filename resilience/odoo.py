@@ -106,7 +106,7 @@ class OdooProcess:
     def start(self, timeout: float = 180.0) -> None:
         cmd = [
             sys.executable, str(ODOO_SRC / "odoo-bin"), "-c", str(self.config), "-d", self.database,
-            f"--db-filter=^{self.database}$", f"--http-port={self.port}", "--http-interface=127.0.0.1",
+            f"--http-port={self.port}", "--http-interface=127.0.0.1",
             f"--workers={self.workers}", "--max-cron-threads=0", "--log-level=warn",
         ]
         if self.workers:

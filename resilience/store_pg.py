@@ -64,6 +64,10 @@ class StoreServer:
         self._run(_bin("createdb"), "-h", str(self.root), "-p", str(self.port), "-U", "postgres", name)
         return f"postgresql+psycopg2://postgres@/{name}?host={self.root}&port={self.port}"
 
+    def postmaster_pid(self) -> int:
+        """The server's main process (first line of ``postmaster.pid``); its backends are its children."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)

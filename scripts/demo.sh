@@ -107,7 +107,6 @@ data_dir = $DATA_DIR
 db_host = False
 db_port = False
 db_name = $DB
-dbfilter = ^$DB\$
 list_db = False
 http_interface = 127.0.0.1
 http_port = $ODOO_PORT
