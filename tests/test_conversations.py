@@ -71,7 +71,7 @@ def service(
         with lock:
             return list(client.call("sms.marketing.api", "get_provider_accounts"))
 
-    live.serve(build_webhook_app(settings, store, accounts, lambda: True, on_event=lambda *_: applier.wake(),
+    live.serve(build_webhook_app(settings, store, accounts, lambda: True, on_event=applier.on_event,
                                  refresh_seconds=5))
     stop = threading.Event()
     thread = threading.Thread(target=applier.run, args=(stop, 0.2), daemon=True)

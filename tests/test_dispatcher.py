@@ -110,7 +110,7 @@ def receipts(
         with lock:
             return list(client.call("sms.marketing.api", "get_provider_accounts"))
 
-    app = build_webhook_app(settings, store, accounts, lambda: True, on_event=lambda *_: applier.wake(),
+    app = build_webhook_app(settings, store, accounts, lambda: True, on_event=applier.on_event,
                             refresh_seconds=5)
     live.serve(app)
     stop = threading.Event()

@@ -495,6 +495,67 @@ def test_delivered_receipt_is_applied_never_downgraded_and_stored_once(
     assert sorted(keys) == [f"{sid}:delivered", f"{sid}:queued", f"{sid}:sent"]
 
 
+def test_receipts_are_applied_in_batches_and_a_stop_does_not_wait_for_them(
+    client: OdooClient, odoo_server: OdooServer, sim: ProviderSimulator, store: Store, account_ids: list[int]
+) -> None:
+    """The webhook role wired as the service wires it (``on_event=applier.on_event``), the applier's loop
+    running: receipts arriving together are applied in one pass (before, each one woke the applier: a pass
+    and an Odoo request per receipt at a campaign's pace), and a STOP arriving while receipts are being
+    gathered is applied at once, not after the gathering."""
+    applier = InboxApplier(store, client, worker_id="test-gather", keywords_refresh_seconds=0,
+                           gather_seconds=3.0)
+    passes: list[float] = []
+    run_once = applier.run_once
+
+    def counted() -> int:
+        passes.append(time.monotonic())
+        return run_once()
+
+    applier.run_once = counted  # type: ignore[method-assign]
+    live = LiveServer()
+    settings = load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database, public_base_url=live.url)
+    live.serve(build_webhook_app(
+        settings, store,
+        lambda: [a for a in client.call(API, "get_provider_accounts") if a["id"] in account_ids],
+        lambda: True, on_event=applier.on_event))
+    sids = [f"SM{random.Random().getrandbits(128):032x}" for _ in range(8)]
+    for sid in sids:
+        sent_sms(client, fresh_number(), sid)
+    stop = threading.Event()
+    loop = threading.Thread(target=applier.run, args=(stop,), kwargs={"interval": 60.0})
+    loop.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not passes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the first pass (at start) is over: the loop waits
+        first = len(passes)
+        for sid in sids:
+            assert post_twilio_status(server=live, sid=sid, status="delivered").json() == {"status": "stored"}
+        deadline = time.monotonic() + 15
+        while store.backlog() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [provider_state(client, sid) for sid in sids] == ["delivered"] * 8
+        assert len(passes) - first == 1, "8 receipts arriving together: one pass"
+
+        late = f"SM{random.Random().getrandbits(128):032x}"
+        sent_sms(client, fresh_number(), late)
+        number = fresh_number()
+        make_contact(client, number)
+        assert post_twilio_status(server=live, sid=late, status="delivered").json() == {"status": "stored"}
+        posted = time.monotonic()  # the receipt is gathered for 3 s...
+        reply(sim, live, "twilio", number, "STOP")  # ...the STOP is not
+        while not blacklisted(client, number) and time.monotonic() - posted < 10:
+            time.sleep(0.05)
+        assert blacklisted(client, number)
+        assert time.monotonic() - posted < 2.0, "a STOP waited for the receipts' gathering"
+        assert provider_state(client, late) == "delivered"  # applied in the STOP's pass
+    finally:
+        stop.set()
+        loop.join(10)
+        live.stop()
+
+
 def test_receipt_before_the_send_report_waits_for_it_then_unknown_ids_are_dropped(
     client: OdooClient, server: LiveServer, store: Store, applier: InboxApplier
 ) -> None:

@@ -152,7 +152,7 @@ class Service:
 
         app = build_webhook_app(
             settings, self.store, accounts, session.check,
-            on_event=lambda *_: applier.wake(),
+            on_event=applier.on_event,
             refresh_seconds=settings.accounts_refresh_seconds,
         )
         config = uvicorn.Config(

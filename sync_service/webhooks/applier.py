@@ -154,6 +154,7 @@ class InboxApplier:
         *,
         worker_id: str,
         batch_size: int = 100,
+        gather_seconds: float = 0.5,
         lease_seconds: float = 60,
         keywords_refresh_seconds: float = 300,
         unknown_retry_seconds: float = 900,
@@ -169,6 +170,7 @@ class InboxApplier:
             raise ValueError("batch_size must be >= 1 and lease_seconds > 0")
         self.store, self.client, self.worker_id = store, client, worker_id
         self.batch_size, self.lease_seconds = batch_size, lease_seconds
+        self.gather_seconds = gather_seconds
         self.keywords_refresh_seconds = keywords_refresh_seconds
         self.unknown_retry_seconds = unknown_retry_seconds
         self.park_retry_seconds = park_retry_seconds
@@ -177,13 +179,46 @@ class InboxApplier:
         self.last_report = ApplyReport()
         self._table: KeywordTable | None = None
         self._table_loaded_at = 0.0
-        self._wake = threading.Event()
+        self._wakes = threading.Condition()
+        self._woken = 0  # wake-ups since the last pass
+        self._urgent = False  # one of them will not wait (an inbound reply: a STOP must win)
+        self._gathering_since: float | None = None  # first receipt's wake-up since the last pass
 
     # ------------------------------------------------------------------ loop
 
-    def wake(self) -> None:
-        """Shorten the current wait of :meth:`run` (e.g. from the webhook app's ``on_event``)."""
-        self._wake.set()
+    def wake(self, *, urgent: bool = True) -> None:
+        """Shorten the current wait of :meth:`run` (the webhook app's ``on_event``). A delivery receipt
+        (``urgent=False``) is gathered with the next ones for up to ``gather_seconds`` (or until a batch is
+        full): one pass and one call to Odoo per batch of receipts, not per receipt (at a campaign's pace,
+        woken by each one, the applier made a pass and an Odoo request for one to three receipts at a time).
+        An inbound reply starts a pass at once."""
+        with self._wakes:
+            self._woken += 1
+            if urgent:
+                self._urgent = True
+            elif self._gathering_since is None:
+                self._gathering_since = time.monotonic()
+            self._wakes.notify_all()
+
+    def on_event(self, provider: str, kind: str, payload: Mapping[str, Any]) -> None:
+        """The webhook app's ``on_event``: a new event was stored."""
+        self.wake(urgent=kind != "status")
+
+    def _wait(self, stop: threading.Event, interval: float) -> None:
+        """Until a wake-up calls for a pass, or ``interval`` s with none."""
+        deadline = time.monotonic() + interval
+        with self._wakes:
+            while not stop.is_set():
+                if self._urgent or self._woken >= self.batch_size:
+                    break
+                until = deadline
+                if self._gathering_since is not None:
+                    until = min(until, self._gathering_since + self.gather_seconds)
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                self._wakes.wait(min(0.1, left))
+            self._woken, self._urgent, self._gathering_since = 0, False, None
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Apply until ``stop`` is set, waiting ``interval`` s (or a :meth:`wake`) when idle."""
@@ -199,10 +234,7 @@ class InboxApplier:
                 self.last_report = ApplyReport()
             if self.last_report.claimed >= self.batch_size:
                 continue  # more may be waiting
-            deadline = time.monotonic() + interval
-            while not stop.is_set() and not self._wake.is_set() and time.monotonic() < deadline:
-                self._wake.wait(min(0.1, max(deadline - time.monotonic(), 0.0)))
-            self._wake.clear()
+            self._wait(stop, interval)
         logger.info("inbox applier stopped", extra={"worker": self.worker_id})
 
     def run_once(self) -> int:
