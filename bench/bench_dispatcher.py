@@ -229,8 +229,10 @@ def _dispatcher_worker(url: str, store_url: str, count: int, offset: int, concur
     messages = messages_for(count, offset)
     while time.time() < start_at:
         time.sleep(0.001)
+    cpu = time.process_time()
     elapsed, reported = run_dispatcher(url, store_url, messages, 1e6, concurrency)
-    out.put((count, elapsed, sum(r["outcome"] == "sent" for r in reported.values())))
+    sent = sum(r["outcome"] == "sent" for r in reported.values())
+    out.put((count, elapsed, sent, time.process_time() - cpu))
 
 
 def dispatcher_throughput(sim: SimulatorProcess, store_url: str, messages: int, processes: int,

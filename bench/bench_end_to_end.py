@@ -165,8 +165,9 @@ class BenchOdoo(OdooProcess):
 class CpuShares:
     """CPU seconds (user + system) each part of the run used between two snapshots, read from /proc through
     psutil: Odoo (its workers), the replicas, the simulator, PostgreSQL for Odoo's database, the store's
-    PostgreSQL, this process (it polls), and the rest of the machine. On 2 cores every part takes from the
-    same budget: what one saves, another can use."""
+    PostgreSQL, this process (it polls), and the rest of the machine. A process counts with the children it
+    reaped meanwhile (backends that connected and left, recycled workers). On 2 cores every part takes from
+    the same budget: what one saves, another can use."""
 
     def __init__(self, roots: dict[str, list[int]]) -> None:
         self.roots = roots
@@ -198,7 +199,9 @@ class CpuShares:
             times = proc.info["cpu_times"]
             role = self._role_of(proc.info["pid"], parents, names)
             if role and times is not None:
-                found[proc.info["pid"], proc.info["create_time"]] = (role, times.user + times.system)
+                # With the children it reaped (PostgreSQL's backends that came and went, recycled workers).
+                spent = times.user + times.system + times.children_user + times.children_system
+                found[proc.info["pid"], proc.info["create_time"]] = (role, spent)
         return found
 
     def start(self) -> None:
@@ -209,6 +212,9 @@ class CpuShares:
         used: dict[str, float] = defaultdict(float)
         for key, (role, seconds) in end.items():
             used[role] += seconds - self._start.get(key, (role, 0.0))[1]
+        for key, (role, seconds) in self._start.items():
+            if key not in end:  # ended: its whole time is now in its parent's children (counted above)
+                used[role] -= seconds
         used["the rest of the machine"] = max(0.0, machine - sum(used.values()))
         return dict(used)
 
@@ -216,7 +222,7 @@ class CpuShares:
 def print_cpu(used: dict[str, float], count: int, seconds: float) -> None:
     total = sum(used.values())
     cores = os.cpu_count() or 1
-    print(f"  CPU while sending ({seconds:.1f} s, {cores} cores = {seconds * cores:.1f} core-seconds;"
+    print(f"  CPU ({seconds:.1f} s, {cores} cores = {seconds * cores:.1f} core-seconds;"
           f" {total:.1f} used, {total / count * 1000:.2f} ms per SMS):", flush=True)
     for role, spent in sorted(used.items(), key=lambda item: -item[1]):
         print(f"    {role:<32} {spent:7.1f} s  {spent / count * 1000:6.3f} ms/SMS  {spent / total:5.1%}",
@@ -227,8 +233,10 @@ def print_cpu(used: dict[str, float], count: int, seconds: float) -> None:
 
 
 def dispatcher_rate(sim: SimulatorProcess, store_url: str, messages: int, processes: int,
-                    concurrency: int) -> tuple[float, int]:
-    """bench_dispatcher's send path in `processes` processes sharing `store_url`; (msg/s, sent)."""
+                    concurrency: int, cpu: CpuShares) -> tuple[float, int]:
+    """bench_dispatcher's send path in `processes` processes sharing `store_url`; (msg/s, sent). Prints the
+    CPU used from the moment they all start sending (`cpu` for the simulator and the store, each process's
+    own for the dispatchers: their start-up is not counted)."""
     Store.from_url(store_url).close()  # the tables first, not by every replica at once
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -239,9 +247,15 @@ def dispatcher_rate(sim: SimulatorProcess, store_url: str, messages: int, proces
              for i in range(processes)]
     for proc in procs:
         proc.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu.start()
     results = [out.get(timeout=600) for _ in procs]
+    used = cpu.stop()
+    used["dispatcher processes"] = sum(r[3] for r in results)
+    used.pop("the rest of the machine", None)  # it holds the dispatchers' own time here
     for proc in procs:
         proc.join()
+    print_cpu(used, share * processes, max(r[1] for r in results))
     return share * processes / max(r[1] for r in results), sum(r[2] for r in results)
 
 
@@ -623,8 +637,9 @@ def main() -> int:
         if not args.skip_dispatcher:
             sim.ask("reset")
             dispatcher_store = store.create_database(f"sync_disp_{uuid.uuid4().hex[:6]}")
+            cpu = CpuShares({"simulator": [sim.pid], "store's PostgreSQL": [store.postmaster_pid()]})
             own, _reports = dispatcher_rate(sim, dispatcher_store, args.messages, args.replicas,
-                                            int(SERVICE_SETTINGS["concurrency"]))
+                                            int(SERVICE_SETTINGS["concurrency"]), cpu)
             received, most = sim.ask("stats")
             print(f"dispatcher's own send path ({args.replicas} process(es), in-memory outbox, same store "
                   f"server): {own:,.0f} msg/s ({received:,} keys at the simulator, at most {most}x each)",
