@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from sync_service.dispatch.send_journal import SendJournal
 from sync_service.store import Store, StoreUnavailable
+from sync_service.store.store import WRITE_OPTION
 
 
-def test_one_winner_per_key_across_threads_and_restarts(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'sync.db'}"
+def test_one_winner_per_key_across_threads_and_restarts(store_url: str) -> None:
+    url = store_url
     store = Store.from_url(url)
     journal = SendJournal(store)
     results: list[bool] = []
@@ -49,8 +52,8 @@ def test_one_winner_per_key_across_threads_and_restarts(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_many_keys_in_few_transactions(tmp_path: Path) -> None:
-    store = Store.from_url(f"sqlite:///{tmp_path / 'sync.db'}")
+def test_many_keys_in_few_transactions(store_url: str) -> None:
+    store = Store.from_url(store_url)
     journal = SendJournal(store)
     keys = [f"k{i}" for i in range(300)]
     won: list[bool] = []
@@ -70,7 +73,39 @@ def test_many_keys_in_few_transactions(tmp_path: Path) -> None:
         thread.join()
     assert journal.flush(timeout=10)
     assert all(won) and len(won) == 300
-    assert len(store.unreported(1000)) == 300
+    unreported = store.unreported(1000)
+    assert len(unreported) == 300
+    assert {(r.key, r.state, r.provider, r.provider_message_id) for r in unreported} == {
+        (key, "sent", "plivo", f"id-{key}") for key in keys}
+    journal.close()
+    store.close()
+
+
+def test_an_outcome_written_again_is_reported_again_the_last_one_kept(store_url: str) -> None:
+    """A key finished twice in one group (a retried write and a new outcome): the last one is kept; a
+    reported outcome written again is to be reported again."""
+    store = Store.from_url(store_url)
+    journal = SendJournal(store)
+    for key in ("k1", "k2", "blocker"):
+        assert journal.begin(key, "twilio")
+    journal.finish("k1", "SM1", "sent")
+    assert journal.flush(timeout=5)
+    store.mark_reported(["k1"])
+    assert [r.key for r in store.unreported(10)] == []
+    with store.engine.connect() as holder:  # holds the sent log: the committer waits in its next group
+        holder.execution_options(**{WRITE_OPTION: True})
+        with holder.begin():
+            holder.execute(text("UPDATE sent_log SET error = 'held' WHERE key = 'blocker'"))
+            journal.finish("blocker", "SM0", "sent")
+            time.sleep(0.3)  # the committer is in that group, waiting: the next three make one group
+            journal.finish("k2", None, "failed", error="first")
+            journal.finish("k2", "SM2", "sent")
+            journal.finish("k1", "SM1", "failed", error="written again")
+    assert journal.flush(timeout=10)
+    records = {r.key: r for r in store.unreported(10)}
+    assert (records["k2"].state, records["k2"].provider_message_id, records["k2"].error) == (
+        "sent", "SM2", None)
+    assert (records["k1"].state, records["k1"].error) == ("failed", "written again")
     journal.close()
     store.close()
 
@@ -105,9 +140,8 @@ def test_event_loop_begins_and_times_read_back_like_the_store_writes_them(tmp_pa
     store.close()
 
 
-def test_a_write_failure_reaches_the_awaiting_coroutine_and_the_journal_recovers(tmp_path: Path) -> None:
-    database = tmp_path / "sync.db"
-    store = Store.from_url(f"sqlite:///{database}")
+def test_a_write_failure_reaches_the_awaiting_coroutine_and_the_journal_recovers(store_url: str) -> None:
+    store = Store.from_url(store_url)
     journal = SendJournal(store)
     assert journal.begin("warm-up")  # the committer holds its connection now
     with store.engine.connect() as conn:
@@ -117,7 +151,8 @@ def test_a_write_failure_reaches_the_awaiting_coroutine_and_the_journal_recovers
     async def begin(key: str) -> bool:
         return await journal.begin_async(key)
 
-    with pytest.raises(StoreUnavailable, match="send journal write failed: no such table: sent_log"):
+    missing = 'no such table: sent_log|relation "sent_log" does not exist'
+    with pytest.raises(StoreUnavailable, match=f"send journal write failed: ({missing})"):
         asyncio.run(begin("k1"))
     with store.engine.connect() as conn:
         conn.exec_driver_sql("ALTER TABLE sent_log_away RENAME TO sent_log")
