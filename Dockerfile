@@ -22,7 +22,8 @@ RUN groupadd --system --gid 10001 smssync \
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY sync_service/ ./sync_service/
-RUN pip install . \
+# The postgresql extra: the driver of a PostgreSQL store (SMS_SYNC_STORE_URL=postgresql+psycopg2://...).
+RUN pip install ".[postgresql]" \
     && cd / && rm -rf /build
 
 WORKDIR /app

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg2.extras import execute_values
 from sqlalchemy import bindparam, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
@@ -312,6 +311,8 @@ class SendJournal:
         ``UPDATE ... FROM (VALUES ...)``. Through SQLAlchemy, psycopg2's ``executemany`` sent the update row
         by row: a fifth of a replica's Python and a round trip per outcome while a campaign went out
         (profiled with bench_end_to_end.py)."""
+        from psycopg2.extras import execute_values  # only with a psycopg2 store (an optional extra)
+
         stamp = self._db_time(now)
         try:
             if self._raw is None:

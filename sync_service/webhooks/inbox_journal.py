@@ -16,13 +16,14 @@ transaction:
 SQLite: one ``BEGIN IMMEDIATE`` transaction per group (the write lock first, so the events found
 already there are exactly those stored before), one ``SELECT`` of the group's keys and one
 ``executemany`` insert, on the committer's own DB-API connection. PostgreSQL: one bulk ``INSERT ...
-ON CONFLICT DO NOTHING RETURNING``, so several replicas may share the store. Other databases fall
-back to :meth:`Store.add_event` row by row.
+ON CONFLICT DO NOTHING RETURNING`` (with psycopg2 on the committer's own connection too), so several
+replicas may share the store. Other databases fall back to :meth:`Store.add_event` row by row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
@@ -70,6 +71,7 @@ class InboxJournal:
         self._closed = False
         dialect = store.engine.dialect
         self._sqlite = dialect.name == "sqlite"
+        self._psycopg2 = dialect.name == "postgresql" and dialect.driver == "psycopg2"
         self._db_time = inbox_events.c.received_at.type.dialect_impl(dialect).bind_processor(dialect) or (
             lambda value: value)
         self._db_json = inbox_events.c.payload.type.dialect_impl(dialect).bind_processor(dialect) or (
@@ -155,6 +157,8 @@ class InboxJournal:
         now = utcnow()
         if self._sqlite:
             return self._write_sqlite(first, now)
+        if self._psycopg2:
+            return self._write_psycopg2(first, now)
         if self._insert is None:
             return {id(op) for op in first.values()
                     if self.store.add_event(op.provider, op.kind, op.dedup_key, op.payload, received_at=now)}
@@ -198,6 +202,34 @@ class InboxJournal:
             raise StoreUnavailable(
                 f"store {self.store.safe_url}: webhook inbox write failed: {explain_error(exc)}") from exc
         return {id(first[key]) for key in new}
+
+    def _write_psycopg2(self, first: dict[Key, _Add], now: Any) -> set[int]:
+        """PostgreSQL (psycopg2): the group in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the
+        committer's own connection (through SQLAlchemy's statement and transaction machinery, ~20 % slower
+        ingestion on the webhook benchmark)."""
+        from psycopg2.extras import execute_values  # only with a psycopg2 store (an optional extra)
+
+        stamp = self._db_time(now)
+        try:
+            if self._raw is None:
+                self._raw = self.store.engine.raw_connection()
+            cursor = self._raw.cursor()
+            try:
+                created = execute_values(
+                    cursor,
+                    "INSERT INTO inbox_events (provider, kind, dedup_key, payload, received_at, attempts) "
+                    "VALUES %s ON CONFLICT ON CONSTRAINT uq_inbox_events_dedup DO NOTHING "
+                    "RETURNING provider, kind, dedup_key",
+                    [(*key, json.dumps(op.payload), stamp) for key, op in first.items()],
+                    template="(%s, %s, %s, %s, %s, 0)", page_size=len(first), fetch=True)
+                self._raw.commit()
+            finally:
+                cursor.close()
+        except Exception as exc:  # psycopg2.Error mostly: roll back, start again on a new connection
+            self._drop_raw(invalidate=True)
+            raise StoreUnavailable(
+                f"store {self.store.safe_url}: webhook inbox write failed: {explain_error(exc)}") from exc
+        return {id(first[(p, k, d)]) for p, k, d in created}
 
     def _drop_raw(self, *, invalidate: bool) -> None:
         raw, self._raw = self._raw, None
