@@ -19,7 +19,7 @@ begun before), one ``SELECT`` of those keys and two DB-API ``executemany`` calls
 keys, update the finished ones) on the committer's own connection, times converted once per group:
 through SQLAlchemy's connection and transaction machinery the committer spent ~0.58 ms of Python
 per group, ~0.2 ms this way (measured with the dispatcher benchmark, groups of ~7-9 operations).
-PostgreSQL (psycopg2) writes a group in two statements on the committer's own connection: a bulk
+PostgreSQL (psycopg2) writes a group in two statements with psycopg2's ``execute_values``: a bulk
 ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` and one ``UPDATE ... FROM (VALUES ...)``; other
 PostgreSQL drivers go through SQLAlchemy, other databases fall back to the store's per-row methods.
 """
@@ -107,7 +107,7 @@ class SendJournal:
             updated_at=bindparam("b_now"), reported_at=None,
         )
         self._psycopg2 = dialect.name == "postgresql" and dialect.driver == "psycopg2"
-        self._raw: Any = None  # SQLite, psycopg2: the committer thread's own DB-API connection
+        self._raw: Any = None  # SQLite: the committer thread's own DB-API connection
         self._thread = threading.Thread(target=self._run, name="send-journal", daemon=True)
         self._thread.start()
 
@@ -306,20 +306,17 @@ class SendJournal:
 
     def _write_psycopg2(self, first: dict[str, _Begin], finishes: Sequence[_Finish],
                         now: datetime) -> set[int]:
-        """PostgreSQL (psycopg2): one group in one transaction of two statements on the committer's own
-        connection: the new keys in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, the outcomes in one
-        ``UPDATE ... FROM (VALUES ...)``. Through SQLAlchemy, psycopg2's ``executemany`` sent the update row
-        by row: a fifth of a replica's Python and a round trip per outcome while a campaign went out
-        (profiled with bench_end_to_end.py)."""
+        """PostgreSQL (psycopg2): one group in one transaction of two statements written with psycopg2's
+        ``execute_values``: the new keys in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, the outcomes
+        in one ``UPDATE ... FROM (VALUES ...)``. Through SQLAlchemy, psycopg2's ``executemany`` sent the
+        update row by row: a fifth of a replica's Python and a round trip per outcome while a campaign went
+        out (profiled with bench_end_to_end.py)."""
         from psycopg2.extras import execute_values  # only with a psycopg2 store (an optional extra)
 
         stamp = self._db_time(now)
+        won: list[str] = []
         try:
-            if self._raw is None:
-                self._raw = self.store.engine.raw_connection()
-            cursor = self._raw.cursor()
-            try:
-                won: list[str] = []
+            with self.store.raw_transaction() as raw, raw.cursor() as cursor:
                 if first:
                     rows = [(key, op.provider, stamp, stamp) for key, op in first.items()]
                     won = [row[0] for row in execute_values(
@@ -336,11 +333,7 @@ class SendJournal:
                         "FROM (VALUES %s) AS v(key, pmid, state, error, now) WHERE s.key = v.key",
                         [(op.key, op.provider_message_id, op.state, op.error, stamp) for op in last.values()],
                         template="(%s, %s, %s, %s, %s::timestamp)", page_size=len(last))
-                self._raw.commit()
-            finally:
-                cursor.close()
-        except Exception as exc:  # psycopg2.Error mostly: roll back, start again on a new connection
-            self._drop_raw()
+        except Exception as exc:  # psycopg2.Error mostly
             raise StoreUnavailable(
                 f"store {self.store.safe_url}: send journal write failed: {explain_error(exc)}") from exc
         return {id(first[key]) for key in won}

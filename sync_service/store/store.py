@@ -11,6 +11,7 @@ Every database failure leaves a public method as :class:`StoreUnavailable` with 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -207,6 +208,23 @@ class Store:
                 f"store {store.safe_url}: cannot open or create tables: {problem or explain_error(exc)}"
             ) from exc
         return store
+
+    @contextmanager
+    def raw_transaction(self) -> Iterator[Any]:
+        """One transaction on a DB-API connection of the engine's pool (the journals' bulk writes with the
+        driver's own helpers): committed at the end; on an error rolled back and dropped from the pool; back
+        in the pool either way (so that :meth:`close` closes it)."""
+        raw = self.engine.raw_connection()
+        try:
+            yield raw
+            raw.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                raw.rollback()
+                raw.invalidate()
+            raise
+        finally:
+            raw.close()
 
     def create_tables(self, tables: MetaData) -> None:
         """``tables.create_all``, those missing only. On PostgreSQL, replicas start together: one creates the

@@ -384,13 +384,17 @@ def create_app(
         metrics.seconds.labels(known, kind).observe(time.perf_counter() - started)
         return response
 
-    @app.post("/webhooks/{provider}/status")
-    async def status_webhook(request: Request, provider: str) -> Response:
-        return await _webhook(request, provider, "status")
+    # Plain Starlette routes: the provider's form is read from the request itself, so FastAPI's parameter
+    # and dependency machinery has nothing to do (bench_webhooks.py, runs interleaved: 2,300-2,400
+    # webhooks/s as FastAPI routes, 2,600-2,970 as these).
+    async def status_webhook(request: Request) -> Response:
+        return await _webhook(request, request.path_params["provider"], "status")
 
-    @app.post("/webhooks/{provider}/inbound")
-    async def inbound_webhook(request: Request, provider: str) -> Response:
-        return await _webhook(request, provider, "inbound")
+    async def inbound_webhook(request: Request) -> Response:
+        return await _webhook(request, request.path_params["provider"], "inbound")
+
+    app.add_route("/webhooks/{provider}/status", status_webhook, methods=["POST"], include_in_schema=False)
+    app.add_route("/webhooks/{provider}/inbound", inbound_webhook, methods=["POST"], include_in_schema=False)
 
     def _store_health() -> dict[str, Any]:
         try:
