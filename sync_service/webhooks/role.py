@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
@@ -104,7 +104,7 @@ class _SigningSource:
     def __init__(
         self,
         accounts_provider: AccountsProvider,
-        build: Callable[[SigningConfig], FastAPI],
+        build: Callable[[SigningConfig], Starlette],
         *,
         refresh_seconds: float,
         vonage_signature_method: VonageMethod,
@@ -117,7 +117,7 @@ class _SigningSource:
         self._busy = False
         self._last_attempt = float("-inf")
         self.signing: SigningConfig | None = None
-        self.app: FastAPI | None = None
+        self.app: Starlette | None = None
 
     def refresh(self) -> bool:
         """Fetch the accounts now; True when the secrets changed. Never raises."""
@@ -164,11 +164,11 @@ def _secrets_by_provider(signing: SigningConfig) -> tuple[int, ...]:
     return tuple(len(signing.keys(name)) for name in PROVIDERS)
 
 
-class WebhookRoleApp(FastAPI):
+class WebhookRoleApp(Starlette):
     """Hands every HTTP request to the inner app built for the current secrets."""
 
     def __init__(self, source: _SigningSource, inbox: InboxJournal | None = None) -> None:
-        super().__init__(title="sms-sync webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+        super().__init__()
         self.source = source
         self.inbox = inbox
 
@@ -178,7 +178,7 @@ class WebhookRoleApp(FastAPI):
             self.inbox.close()
 
     @property
-    def inner(self) -> FastAPI | None:
+    def inner(self) -> Starlette | None:
         return self.source.app
 
     def refresh_signing(self) -> bool:
@@ -231,7 +231,7 @@ def build_webhook_app(
 
     inbox = InboxJournal(store)  # one per store, kept when a secret change rebuilds the inner app
 
-    def build(signing: SigningConfig) -> FastAPI:
+    def build(signing: SigningConfig) -> Starlette:
         return create_app(store, signing, base_url, on_event, odoo_check=odoo_check, clock=clock, inbox=inbox)
 
     source = _SigningSource(
