@@ -503,7 +503,7 @@ def test_receipts_are_applied_in_batches_and_a_stop_does_not_wait_for_them(
     and an Odoo request per receipt at a campaign's pace), and a STOP arriving while receipts are being
     gathered is applied at once, not after the gathering."""
     applier = InboxApplier(store, client, worker_id="test-gather", keywords_refresh_seconds=0,
-                           gather_seconds=3.0)
+                           gather_seconds=8.0)
     passes: list[float] = []
     run_once = applier.run_once
 
@@ -532,7 +532,7 @@ def test_receipts_are_applied_in_batches_and_a_stop_does_not_wait_for_them(
         first = len(passes)
         for sid in sids:
             assert post_twilio_status(server=live, sid=sid, status="delivered").json() == {"status": "stored"}
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while store.backlog() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [provider_state(client, sid) for sid in sids] == ["delivered"] * 8
@@ -543,12 +543,12 @@ def test_receipts_are_applied_in_batches_and_a_stop_does_not_wait_for_them(
         number = fresh_number()
         make_contact(client, number)
         assert post_twilio_status(server=live, sid=late, status="delivered").json() == {"status": "stored"}
-        posted = time.monotonic()  # the receipt is gathered for 3 s...
+        posted = time.monotonic()  # the receipt is gathered for 8 s...
         reply(sim, live, "twilio", number, "STOP")  # ...the STOP is not
         while not blacklisted(client, number) and time.monotonic() - posted < 10:
             time.sleep(0.05)
         assert blacklisted(client, number)
-        assert time.monotonic() - posted < 2.0, "a STOP waited for the receipts' gathering"
+        assert time.monotonic() - posted < 4.0, "a STOP waited for the receipts' gathering"
         assert provider_state(client, late) == "delivered"  # applied in the STOP's pass
     finally:
         stop.set()
