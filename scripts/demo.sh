@@ -135,8 +135,10 @@ odoo_checked() {  # odoo_checked LOG ARGS...: run Odoo to completion, fail on an
 # The addon's Odoo dependencies with Odoo's demo data, installed once (cached like `make test`'s template, which
 # has no demo data: Odoo loads a module's demo data only when its dependencies have theirs).
 deps=$("$VENV/bin/python" -c "import ast;m=ast.literal_eval(open('$ADDON/__manifest__.py').read());print(','.join(sorted(m['depends'])))")
-# With Odoo's own French translations loaded (the French demo contact and user see Odoo in French).
-LANGS=fr_FR
+# With Odoo's own French translations loaded (the French demo contact and user see Odoo in French), and English
+# kept active: on a new database `--load-language=fr_FR` alone leaves en_US inactive, and the demo's English-
+# speaking customers then got their SMS in French (Jordan Miller's cart reminder, seen).
+LANGS=en_US,fr_FR
 TEMPLATE=smsm_demo_tmpl_$(printf '%s' "$deps $LANGS" | sha1sum | cut -c1-10)
 if ! db_exists "$TEMPLATE"; then
     say "building the template database $TEMPLATE: $deps with demo data (slow, once; log $RUN/template.log)"
