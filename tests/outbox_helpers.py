@@ -5,11 +5,21 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
+from sync_service.dispatch.accounts import AccountCache
+from sync_service.dispatch.dispatcher import Dispatcher, DispatchOptions
+from sync_service.dispatch.metrics import DispatcherMetrics
+from sync_service.dispatch.outbox import OdooOutbox
+from sync_service.dispatch.send_journal import SendJournal
 from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import ProviderSimulator
+from sync_service.store import Store
 
 TWILIO_SID, TWILIO_TOKEN = "AC00000000000000000000000000000001", "twilio-sim-token"
 SENDER = "+14155550100"
@@ -88,3 +98,37 @@ def sms_rows(client: OdooClient, keys: list[str], fields: list[str]) -> dict[str
 def counts_for(simulator: ProviderSimulator, keys: list[str]) -> list[int]:
     counts = simulator.count_by_key()
     return [counts.get(key, 0) for key in keys]
+
+
+@contextmanager
+def odoo_dispatcher(client: OdooClient, store_path: Path, worker_id: str,
+                    **options: Any) -> Iterator[Dispatcher]:
+    """The service's dispatcher against the test Odoo (its outbox and gateway accounts over RPC), its send
+    journal in a SQLite store at ``store_path``; ``options`` as :class:`DispatchOptions`. Closed, with what it
+    holds, on leaving."""
+    store = Store.from_url(f"sqlite:///{store_path}")
+    outbox = OdooOutbox(client)
+    accounts = AccountCache(outbox.provider_accounts, refresh_seconds=60)
+    journal = SendJournal(store)
+    dispatcher = Dispatcher(outbox, accounts, journal, worker_id=worker_id,
+                            options=DispatchOptions(**options),
+                            metrics=DispatcherMetrics.create(CollectorRegistry()))
+    try:
+        yield dispatcher
+    finally:
+        dispatcher.close()
+        journal.close()
+        accounts.close()
+        store.close()
+
+
+def drain(dispatcher: Dispatcher, timeout: float = 60.0) -> int:
+    """Dispatch until Odoo has nothing claimable left; how many SMS were claimed."""
+    dispatcher.maintain(force=True)
+    claimed, deadline = 0, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summary = dispatcher.run_once()
+        if summary.claimed == 0:
+            return claimed
+        claimed += summary.claimed
+    raise AssertionError(f"the queue did not drain within {timeout} s")

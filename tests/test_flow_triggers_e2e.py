@@ -19,16 +19,18 @@ from typing import Any
 
 import pytest
 import requests
-from outbox_helpers import RUN, cancel_queued, deactivate_accounts, fresh_number, make_account
-from prometheus_client import CollectorRegistry
+from outbox_helpers import (
+    RUN,
+    cancel_queued,
+    deactivate_accounts,
+    drain,
+    fresh_number,
+    make_account,
+    odoo_dispatcher,
+)
 
 from odoo_server import OdooServer
 from sync_service.carts.watcher import CartWatcher
-from sync_service.dispatch.accounts import AccountCache
-from sync_service.dispatch.dispatcher import BatchSummary, Dispatcher, DispatchOptions
-from sync_service.dispatch.metrics import DispatcherMetrics
-from sync_service.dispatch.outbox import OdooOutbox
-from sync_service.dispatch.send_journal import SendJournal
 from sync_service.shell.config import load_settings
 from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import ProviderSimulator
@@ -234,31 +236,11 @@ class Shop:
         return str(tracker["url"])
 
     # ---------------------------------------------------------------- the service
-    def dispatch(self) -> list[BatchSummary]:
-        """The service's dispatcher, until Odoo has nothing left to claim."""
-        store = Store.from_url(f"sqlite:///{self.tmp_path / 'sync.db'}")
-        outbox = OdooOutbox(self.client)
-        accounts = AccountCache(outbox.provider_accounts, refresh_seconds=60)
-        journal = SendJournal(store)
-        options = DispatchOptions(batch_size=50, concurrency=4, retry_base=0.05, retry_cap=1.0,
-                                  poll_interval=0.2)
-        dispatcher = Dispatcher(outbox, accounts, journal, worker_id=f"flowsim-{next(_names)}",
-                                options=options, metrics=DispatcherMetrics.create(CollectorRegistry()))
-        try:
-            dispatcher.maintain(force=True)
-            summaries = []
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                summary = dispatcher.run_once()
-                if summary.claimed == 0:
-                    return summaries
-                summaries.append(summary)
-            raise AssertionError("the queue did not drain within 60 s")
-        finally:
-            dispatcher.close()
-            journal.close()
-            accounts.close()
-            store.close()
+    def dispatch(self) -> int:
+        """The service's dispatcher, until Odoo has nothing left to claim; how many SMS it claimed."""
+        with odoo_dispatcher(self.client, self.tmp_path / "sync.db", f"flowsim-{next(_names)}", batch_size=50,
+                             concurrency=4, retry_base=0.05, retry_cap=1.0, poll_interval=0.2) as dispatcher:
+            return drain(dispatcher)
 
     def cart_watcher(self) -> CartWatcher:
         watcher = CartWatcher(Store.from_url(f"sqlite:///{self.tmp_path / 'carts.db'}"), self.client,

@@ -11,22 +11,22 @@ import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from outbox_helpers import RUN, cancel_queued, deactivate_accounts, fresh_number, make_account
-from prometheus_client import CollectorRegistry
+from outbox_helpers import (
+    RUN,
+    cancel_queued,
+    deactivate_accounts,
+    drain,
+    fresh_number,
+    make_account,
+    odoo_dispatcher,
+)
 
 from odoo_server import OdooServer
-from sync_service.dispatch.accounts import AccountCache
-from sync_service.dispatch.dispatcher import Dispatcher, DispatchOptions
-from sync_service.dispatch.metrics import DispatcherMetrics
-from sync_service.dispatch.outbox import OdooOutbox
-from sync_service.dispatch.send_journal import SendJournal
 from sync_service.shell.config import load_settings
 from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import ProviderSimulator
-from sync_service.store import Store
 
 BODIES = int(os.environ.get("SMSM_SEGMENT_BODIES", 1000))  # fewer while working on it
 BATCH = 50
@@ -111,18 +111,6 @@ def recipients(client: OdooClient) -> list[int]:
     ]]
 
 
-def dispatcher_for(client: OdooClient, tmp_path: Path) -> tuple[Dispatcher, list[Any]]:
-    store = Store.from_url(f"sqlite:///{tmp_path / 'sync.db'}")
-    outbox = OdooOutbox(client)
-    accounts = AccountCache(outbox.provider_accounts, refresh_seconds=60)
-    journal = SendJournal(store)
-    options = DispatchOptions(batch_size=250, concurrency=16, retry_base=0.05, retry_cap=1.0, max_attempts=8,
-                              poll_interval=0.2)
-    dispatcher = Dispatcher(outbox, accounts, journal, worker_id="test-segments", options=options,
-                            metrics=DispatcherMetrics.create(CollectorRegistry()))
-    return dispatcher, [dispatcher, journal, accounts, store]
-
-
 def shown_then_queued(client: OdooClient, mailing_ids: list[int]) -> dict[int, int]:
     """The segments each mailing shows, read just before it is queued (the next SMS id is in its short links:
     when the ids are about to gain a digit, one mailing at a time)."""
@@ -169,14 +157,9 @@ def test_segments_shown_before_sending_are_the_segments_the_provider_counts(
         bodies.update(zip(ids, (values["body_plaintext"] for values in batch), strict=True))
         shown.update(shown_then_queued(client, ids))
 
-    dispatcher, closing = dispatcher_for(client, tmp_path)
-    try:
-        dispatcher.maintain(force=True)
-        while dispatcher.run_once().claimed:
-            pass
-    finally:
-        for item in closing:
-            item.close()
+    with odoo_dispatcher(client, tmp_path / "sync.db", "test-segments", batch_size=250, concurrency=16,
+                         retry_base=0.05, retry_cap=1.0, max_attempts=8, poll_interval=0.2) as dispatcher:
+        drain(dispatcher, timeout=600)
 
     queued = client.call("sms.sms", "search_read", [("mailing_id", "in", list(shown))],
                          ["uuid", "mailing_id"])

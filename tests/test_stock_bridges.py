@@ -7,25 +7,18 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from outbox_helpers import cancel_queued, fresh_number, make_account, sms_rows
-from prometheus_client import CollectorRegistry
+from outbox_helpers import cancel_queued, drain, fresh_number, make_account, odoo_dispatcher, sms_rows
 
 from odoo_server import OdooServer
-from sync_service.dispatch.accounts import AccountCache
-from sync_service.dispatch.dispatcher import Dispatcher, DispatchOptions
-from sync_service.dispatch.metrics import DispatcherMetrics
-from sync_service.dispatch.outbox import OdooOutbox
-from sync_service.dispatch.send_journal import SendJournal
+from sync_service.dispatch.dispatcher import Dispatcher
 from sync_service.shell.config import load_settings
 from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import ProviderSimulator
-from sync_service.store import Store
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("SMSM_STOCK_BRIDGES"),
@@ -74,19 +67,10 @@ def shop(client: OdooClient, simulator: ProviderSimulator) -> Iterator[None]:
 def dispatcher(client: OdooClient, simulator: ProviderSimulator, tmp_path: Path) -> Iterator[Dispatcher]:
     cancel_queued(client)
     simulator.reset()
-    store = Store.from_url(f"sqlite:///{tmp_path / 'sync.db'}")
-    outbox = OdooOutbox(client)
-    accounts = AccountCache(outbox.provider_accounts, refresh_seconds=60)
-    journal = SendJournal(store)
-    options = DispatchOptions(batch_size=50, concurrency=4, retry_base=0.05, retry_cap=1.0, max_attempts=4,
-                              poll_interval=0.2)
-    made = Dispatcher(outbox, accounts, journal, worker_id=f"bridges-{next(_workers)}", options=options,
-                      metrics=DispatcherMetrics.create(CollectorRegistry()))
-    yield made
-    made.close()
-    journal.close()
-    accounts.close()
-    store.close()
+    options = {"batch_size": 50, "concurrency": 4, "retry_base": 0.05, "retry_cap": 1.0, "max_attempts": 4,
+               "poll_interval": 0.2}
+    with odoo_dispatcher(client, tmp_path / "sync.db", f"bridges-{next(_workers)}", **options) as made:
+        yield made
 
 
 def ref(client: OdooClient, xmlid: str) -> int:
@@ -94,18 +78,6 @@ def ref(client: OdooClient, xmlid: str) -> int:
     [row] = client.call("ir.model.data", "search_read", [("module", "=", module), ("name", "=", name)],
                         ["res_id"])
     return int(row["res_id"])
-
-
-def drain(dispatcher: Dispatcher, timeout: float = 60.0) -> int:
-    """Dispatch until Odoo has nothing claimable left; how many SMS were claimed."""
-    dispatcher.maintain(force=True)
-    claimed, deadline = 0, time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        summary = dispatcher.run_once()
-        if summary.claimed == 0:
-            return claimed
-        claimed += summary.claimed
-    raise AssertionError(f"the queue did not drain within {timeout} s")
 
 
 def customer(client: OdooClient) -> tuple[int, str]:

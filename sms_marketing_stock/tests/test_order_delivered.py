@@ -69,14 +69,19 @@ class TestOrderDelivered(DeliveredCommon, TransactionCase):
         self.Enrollment._sms_flow_enroll("order_delivered", [(partner, order, None)])
         self.assertEqual(len(self.enrollment_of(self.delivered_flow, partner)), 1, "once per order")
 
-    def test_return_stops_a_queued_review_request(self):
+    def queued_review_request(self):
+        """A contact's order delivered and its review request queued by the flows' cron at the step's due time:
+        (partner, order, SMS, flow message)."""
         partner = self.partner()
         order = self.confirmed_order(partner)
         self.deliver(order.picking_ids)
         self.now = datetime(2026, 11, 26, 17, 0)
         self.cron()
         sms = self.sms_of(partner)
-        message = self.env["sms.flow.message"].search([("sms_uuid", "=", sms.uuid)])
+        return partner, order, sms, self.env["sms.flow.message"].search([("sms_uuid", "=", sms.uuid)])
+
+    def test_return_stops_a_queued_review_request(self):
+        partner, order, sms, message = self.queued_review_request()
         self.assertEqual((sms.state, message.state), ("outgoing", "queued"))
         self.give_back(order.picking_ids.filtered(lambda p: p.location_dest_id.usage == "customer"))
         self.assertEqual(self.enrollment_of(self.delivered_flow, partner).exit_reason, "returned")
@@ -85,13 +90,7 @@ class TestOrderDelivered(DeliveredCommon, TransactionCase):
     def test_return_seen_at_claim_time(self):
         """A return the hook did not see (done before the flow was activated, say) still stops the SMS when the
         service claims it."""
-        partner = self.partner()
-        order = self.confirmed_order(partner)
-        self.deliver(order.picking_ids)
-        self.now = datetime(2026, 11, 26, 17, 0)
-        self.cron()
-        sms = self.sms_of(partner)
-        message = self.env["sms.flow.message"].search([("sms_uuid", "=", sms.uuid)])
+        partner, order, sms, message = self.queued_review_request()
         self.delivered_flow.trigger_id.exit_checks = "order_cancelled,opted_out"  # the hook lets it run
         self.give_back(order.picking_ids.filtered(lambda p: p.location_dest_id.usage == "customer"))
         self.assertEqual(message.state, "queued")
@@ -100,13 +99,7 @@ class TestOrderDelivered(DeliveredCommon, TransactionCase):
         self.assert_never_sent(sms, message, "Delivery returned", "returned")
 
     def test_opt_out_stops_a_queued_review_request(self):
-        partner = self.partner()
-        order = self.confirmed_order(partner)
-        self.deliver(order.picking_ids)
-        self.now = datetime(2026, 11, 26, 17, 0)
-        self.cron()
-        sms = self.sms_of(partner)
-        message = self.env["sms.flow.message"].search([("sms_uuid", "=", sms.uuid)])
+        partner, _order, sms, message = self.queued_review_request()
         partner._sms_opt_out("agent", note="test")
         self.assert_never_sent(sms, message, "Contact opted out of SMS", "opted_out")
 
