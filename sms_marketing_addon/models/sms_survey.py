@@ -28,6 +28,9 @@ class SmsSurvey(models.Model):
     mailing_id = fields.Many2one("mailing.mailing", string="Campaign", ondelete="cascade", index="btree_not_null",
                                  domain=[("mailing_type", "=", "sms")])
     flow_step_id = fields.Many2one("sms.flow.step", string="Flow step", ondelete="cascade", index="btree_not_null")
+    # A flow step's survey is its flow's company's; a campaign's has none (Odoo's mailings are not per company).
+    company_id = fields.Many2one(related="flow_step_id.company_id", store=True, index="btree_not_null",
+                                 string="Company")
     answer_days = fields.Integer(string="Answers accepted for (days)", default=7, required=True)
     active = fields.Boolean(default=True)
     answer_ids = fields.One2many("sms.survey.answer", "survey_id", string="Survey answers")
@@ -106,6 +109,9 @@ class SmsSurvey(models.Model):
         return Answer.create({
             "survey_id": survey.id, "partner_id": partner.id or False, "number": inbound.number, "value": value,
             "choice": choice, "inbound_message_id": inbound.inbound_message_id,
+            # whose the answer is: the flow's company, else the conversation's (the contact's, else the
+            # company the reply reached)
+            "company_id": (survey.company_id or partner.company_id or inbound.company_id).id,
         })
 
 
@@ -129,6 +135,7 @@ class SmsSurveyAnswer(models.Model):
     score_label = fields.Char(string="Answer", compute="_compute_score_label", store=True)
     choice = fields.Char(readonly=True)
     inbound_message_id = fields.Char(string="Inbound message id", readonly=True)
+    company_id = fields.Many2one("res.company", string="Company", readonly=True, index="btree_not_null")
     date = fields.Datetime(default=fields.Datetime.now, readonly=True)
 
     @api.depends("value", "choice", "kind")

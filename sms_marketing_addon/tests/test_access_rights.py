@@ -48,6 +48,32 @@ class TestAccessRights(SmsMarketingCase):
         })
 
     # ------------------------------------------------------------------ gateway accounts
+    # Models of the addon with a company that need no company rule, and why.
+    COMPANY_RULE_EXEMPT = {
+        # Names, sender numbers and prices of the gateway accounts, not their secrets (administrators only):
+        # the routing picks an account per company among all of them.
+        "sms.provider.account",
+    }
+
+    def test_every_model_of_the_addon_with_a_company_keeps_to_the_users_companies(self):
+        """A user of one company reads nothing of another's: every model of the addon with a stored company
+        has a record rule on it (consent proofs, replies, survey answers, flows...)."""
+        ours = self.env["ir.model.data"].search([("module", "=", "sms_marketing_addon"), ("model", "=", "ir.model")])
+        models = self.env["ir.model"].browse(ours.mapped("res_id"))
+        missing = []
+        for model in models:
+            field = self.env[model.model]._fields.get("company_id")
+            Model = self.env[model.model]
+            if (Model._original_module != "sms_marketing_addon" or model.model in self.COMPANY_RULE_EXEMPT
+                    or Model._abstract or field is None
+                    or not field.store or field.comodel_name != "res.company"):
+                continue
+            rules = self.env["ir.rule"].sudo().search([("model_id", "=", model.id), ("perm_read", "=", True)])
+            if not any("company_ids" in (rule.domain_force or "") for rule in rules):
+                missing.append(model.model)
+        self.assertIn("sms.survey.answer", models.mapped("model"))
+        self.assertEqual(missing, [], "models with a company and no company rule")
+
     def test_a_manager_cannot_redirect_an_account_or_its_credentials(self):
         account = self.account.with_user(self.manager)
         for values in ({"base_url": "https://attacker.example"}, {"provider": "vonage"}, {"account_sid": "AC2"},

@@ -234,6 +234,31 @@ class TestSmsConversation(SmsMarketingCase):
             Answer.with_user(self.manager).create({"survey_id": Answer.search([], limit=1).survey_id.id,
                                                    "number": "+33600000000", "value": 5})
 
+    def outsider(self):
+        other = self.env["res.company"].create({"name": "Other shop"})
+        return new_test_user(self.env, login="sms_manager_other_company", company_id=other.id,
+                             company_ids=[(6, 0, [other.id])],
+                             groups="base.group_user,sms_marketing_addon.group_sms_marketing_manager")
+
+    def test_an_sms_manager_of_another_company_sees_no_answer_of_this_one(self):
+        partner = self.customer()
+        outbound = self.sent_campaign_sms(partner, subject="Companies")
+        survey = self.env["sms.survey"].create({"name": "Rate us", "mailing_id": outbound.mailing_id.id})
+        self.inbound("+33612345678", "2")
+        answer = survey.answer_ids
+        self.assertEqual(answer.company_id, self.env.company, "the company the reply reached (no company on the "
+                                                              "contact, none on a campaign)")
+        outsider = self.outsider()
+        Answer = self.env["sms.survey.answer"].with_user(outsider)
+        self.assertFalse(Answer.search([("number", "=", "+33612345678")]))
+        self.assertFalse(Answer.read_group([("survey_id", "=", survey.id)], ["value:avg"], [])[0]["__count"],
+                         "nor in the results' graph and pivot")
+        with self.assertRaises(AccessError):
+            answer.with_user(outsider).read(["number", "value"])
+        self.assertEqual(self.env["sms.survey"].with_user(outsider).search([("id", "=", survey.id)]), survey,
+                         "a campaign's survey itself is shared, as Odoo's campaigns are")
+        self.assertEqual(Answer.with_user(self.sms_user).search([("number", "=", "+33612345678")]), answer)
+
     # ------------------------------------------------------------------ JOIN
     def test_join_from_a_new_number_starts_the_double_opt_in_and_yes_ends_it_with_both_proofs(self):
         result = self.inbound("+33698765400", "Join", action="join")
@@ -340,3 +365,13 @@ class TestSmsSurveyOnAFlowStep(FlowCommon, TransactionCase):
         self.api.apply_inbound_keyword(partner.sms_number, "none", "SM-flow-answer", "non", "twilio", "")
         self.assertEqual(survey.answer_ids.mapped("choice"), ["NON"])
         self.assertEqual((survey.sent_count, survey.response_rate), (1, 100.0))
+        self.assertEqual(survey.company_id, self.steps[0].company_id)
+        self.assertEqual(survey.answer_ids.company_id, survey.company_id, "the flow's company")
+        other = self.env["res.company"].create({"name": "Other shop"})
+        outsider = new_test_user(self.env, login="sms_manager_other_shop", company_id=other.id,
+                                 company_ids=[(6, 0, [other.id])],
+                                 groups="base.group_user,sms_marketing_addon.group_sms_marketing_manager")
+        self.assertFalse(self.env["sms.survey"].with_user(outsider).search([("id", "=", survey.id)]))
+        self.assertFalse(self.env["sms.survey.answer"].with_user(outsider).search([("survey_id", "=", survey.id)]))
+        with self.assertRaises(AccessError):
+            survey.with_user(outsider).read(["name"])
