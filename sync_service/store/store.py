@@ -337,33 +337,22 @@ class Store:
             raise ValueError("lease_seconds must be positive")
         now = self._clock()
         expires = now + timedelta(seconds=lease_seconds)
-        with self._write() as conn:
-            ids = list(
-                conn.scalars(
-                    select(inbox_events.c.id)
-                    .where(self._claimable(now))
-                    .order_by(inbox_events.c.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            if not ids:
-                return []
-            conn.execute(
-                update(inbox_events)
-                .where(inbox_events.c.id.in_(ids), self._claimable(now))
-                .values(claimed_by=worker, claim_expires_at=expires, attempts=inbox_events.c.attempts + 1)
-            )
+        oldest = (
+            select(inbox_events.c.id)
+            .where(self._claimable(now))
+            .order_by(inbox_events.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL: rows another replica is claiming are skipped
+            .cte("oldest")  # evaluated once (as `id IN (SELECT ...)` PostgreSQL may scan it again: > limit)
+        )
+        with self._write() as conn:  # one statement: WITH oldest AS (SELECT ...) UPDATE ... RETURNING
             rows = conn.execute(
-                select(inbox_events)
-                .where(
-                    inbox_events.c.id.in_(ids),
-                    inbox_events.c.claimed_by == worker,
-                    inbox_events.c.claim_expires_at == expires,
-                )
-                .order_by(inbox_events.c.id)
+                update(inbox_events)
+                .where(inbox_events.c.id == oldest.c.id, self._claimable(now))
+                .values(claimed_by=worker, claim_expires_at=expires, attempts=inbox_events.c.attempts + 1)
+                .returning(*inbox_events.c)
             )
-            return [_event(row) for row in rows]
+            return sorted((_event(row) for row in rows), key=lambda event: event.id)
 
     @_guard("mark_applied")
     def mark_applied(self, ids: Collection[int]) -> int:
