@@ -174,6 +174,29 @@ def test_plivo_status_callbacks_are_signed_v3(sim: ProviderSimulator, receiver: 
         assert not verify_plivo_v3(PLIVO[1], receiver.url + "/elsewhere", nonce, hit.params, signature)
 
 
+def test_plivo_callbacks_asked_with_get_carry_their_signed_parameters_in_the_query(
+    sim: ProviderSimulator, receiver: Receiver
+) -> None:
+    url = f"{receiver.url}/webhooks/plivo/status?shop=1"
+    answer = requests.post(
+        f"{sim.url}/v1/Account/{PLIVO[0]}/Message/", auth=PLIVO, timeout=5,
+        json={"src": SENDER, "dst": MOBILE.removeprefix("+"), "text": "Spring sale", "url": url,
+              "method": "GET"},
+    )
+    assert answer.status_code == 202, answer.text
+    hits = receiver.take(3)
+
+    assert [hit.method for hit in hits] == ["GET"] * 3
+    assert statuses(hits, "Status") == ["queued", "sent", "delivered"]
+    for hit in hits:
+        assert hit.path.startswith("/webhooks/plivo/status?shop=1&")
+        assert hit.params["MessageUUID"] == answer.json()["message_uuid"][0]
+        query = dict(parse_qsl(urlsplit(hit.path).query))
+        signed = {name: value for name, value in query.items() if name != "shop"}
+        nonce, signature = hit.headers["X-Plivo-Signature-V3-Nonce"], hit.headers["X-Plivo-Signature-V3"]
+        assert verify_plivo_v3(PLIVO[1], url, nonce, signed, signature, "GET")
+
+
 @pytest.mark.parametrize("version", ["v2", "ma-v2", "ma-v3"])
 def test_plivo_callbacks_can_carry_v2_or_main_account_signatures_only(
     sim: ProviderSimulator, receiver: Receiver, version: str
