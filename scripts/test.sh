@@ -120,7 +120,7 @@ if ! psql -d postgres -tAc "select 1 from pg_database where datname='$STOCK_TEMP
         || mv "$DATA_DIR/filestore/${STOCK_TEMPLATE}_partial" "$DATA_DIR/filestore/$STOCK_TEMPLATE"
 fi
 
-say "test database ${DB}_stock: the addon installed fresh from $STOCK_TEMPLATE pulls the stock bridges in"
+say "test database ${DB}_stock: the addon installed fresh from $STOCK_TEMPLATE pulls the stock bridges in, then upgraded"
 copy_db "$STOCK_TEMPLATE" "${DB}_stock"
 run_odoo_checked -d "${DB}_stock" -i sms_marketing_addon
 for bridge in "${BRIDGES[@]}"; do
@@ -131,6 +131,8 @@ for bridge in "${BRIDGES[@]}"; do
     fi
     echo "$bridge installed itself (auto_install)"
 done
+run_odoo_checked -d "${DB}_stock" -u sms_marketing_addon,"$(IFS=,; echo "${BRIDGES[*]}")"
+echo "the addon and both bridges upgraded"
 copy_db "${DB}_stock" "${DB}_stock_rpc"
 
 say "pytest: the stock bridges' tests inside Odoo + their service test"

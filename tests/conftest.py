@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import create_engine
 
 from odoo_server import OdooServer
+from sync_service.shell.config import load_settings
+from sync_service.shell.odoo_client import OdooClient
 from sync_service.store.models import metadata
 
 
@@ -23,6 +25,13 @@ def odoo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OdooServer
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(odoo_server: OdooServer) -> OdooClient:
+    """Odoo's administrator over RPC, as the tests' hand on Odoo (set-up, reads, the service's calls)."""
+    return OdooClient.connect(load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
+                                            odoo_login="admin", odoo_password="admin"))
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ class OdooServer:
         odoo_src = os.environ.get("ODOO_SRC", "/opt/odoo18")
         cmd = [
             sys.executable, f"{odoo_src}/odoo-bin", "-c", self.config, "-d", self.database,
-            f"--db-filter=^{self.database}$", f"--http-port={self.port}", "--http-interface=127.0.0.1",
+            f"--http-port={self.port}", "--http-interface=127.0.0.1",  # -d alone: that database only
             "--workers=0", "--max-cron-threads=0", "--log-level=warn",
         ]
         log = self.log_path.open("ab")

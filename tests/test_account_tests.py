@@ -46,12 +46,6 @@ _users = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def client(odoo_server: OdooServer) -> OdooClient:
-    return OdooClient.connect(load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
-                                            odoo_login="admin", odoo_password="admin"))
-
-
-@pytest.fixture(scope="module")
 def simulator() -> Iterator[ProviderSimulator]:
     sim = ProviderSimulator(seed=3).start()
     yield sim

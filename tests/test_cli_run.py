@@ -26,21 +26,13 @@ from outbox_helpers import (
     wait_for,
 )
 
-from odoo_server import OdooServer, free_port
+from odoo_server import free_port
 from sync_service.dispatch.outcomes import UNKNOWN_OUTCOME_CODE
 from sync_service.shell import runner
-from sync_service.shell.config import load_settings
 from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import FaultKind, ProviderSimulator
 
 SMS_SYNC = [sys.executable, "-m", "sync_service.shell.cli"]
-
-
-@pytest.fixture(scope="module")
-def client(odoo_server: OdooServer) -> OdooClient:
-    settings = load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
-                             odoo_login="admin", odoo_password="admin")
-    return OdooClient.connect(settings)
 
 
 @pytest.fixture(scope="module", autouse=True)

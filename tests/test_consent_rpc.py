@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 
-from odoo_server import OdooServer
-from sync_service.shell.config import load_settings
 from sync_service.shell.odoo_client import OdooCallError, OdooClient
 
 _numbers = itertools.count(10)
@@ -18,13 +15,6 @@ def fresh_number() -> tuple[str, str]:
     """A new French mobile number per test, as typed (national) and as E.164."""
     n = next(_numbers)
     return f"06 12 34 56 {n:02d}", f"+336123456{n:02d}"
-
-
-@pytest.fixture
-def client(odoo_server: OdooServer) -> Iterator[OdooClient]:
-    settings = load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
-                             odoo_login="admin", odoo_password="admin")
-    yield OdooClient.connect(settings)
 
 
 def make_opted_in_contact(client: OdooClient, national: str) -> int:

@@ -33,13 +33,6 @@ AGENT_LOGIN, AGENT_PASSWORD = "conv-agent", "conv-agent-password-1"
 
 
 @pytest.fixture(scope="module")
-def client(odoo_server: OdooServer) -> OdooClient:
-    settings = load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
-                             odoo_login="admin", odoo_password="admin")
-    return OdooClient.connect(settings)
-
-
-@pytest.fixture(scope="module")
 def simulator() -> Iterator[ProviderSimulator]:
     sim = ProviderSimulator(seed=15).start()
     yield sim

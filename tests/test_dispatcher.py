@@ -50,13 +50,6 @@ from sync_service.webhooks.role import build_webhook_app
 # --------------------------------------------------------------------------- servers and Odoo
 
 
-@pytest.fixture(scope="module")
-def client(odoo_server: OdooServer) -> OdooClient:
-    settings = load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
-                             odoo_login="admin", odoo_password="admin")
-    return OdooClient.connect(settings)
-
-
 _workers = itertools.count(1)
 POLICY_FIELDS = ["hour_start", "hour_end", "cap_count", "day_mon", "day_tue", "day_wed", "day_thu", "day_fri",
                  "day_sat", "day_sun"]

@@ -31,7 +31,6 @@ from outbox_helpers import (
 
 from odoo_server import OdooServer
 from sync_service.carts.watcher import CartWatcher
-from sync_service.shell.config import load_settings
 from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import ProviderSimulator
 from sync_service.store import Store
@@ -69,12 +68,6 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 # ------------------------------------------------------------------------ Odoo, the simulator, the dispatcher
-
-
-@pytest.fixture(scope="module")
-def client(odoo_server: OdooServer) -> OdooClient:
-    return OdooClient.connect(load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
-                                            odoo_login="admin", odoo_password="admin"))
 
 
 @pytest.fixture(scope="module", autouse=True)

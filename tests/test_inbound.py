@@ -42,13 +42,6 @@ def fresh_number() -> str:
 
 
 @pytest.fixture(scope="module")
-def client(odoo_server: OdooServer) -> OdooClient:
-    settings = load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
-                             odoo_login="admin", odoo_password="admin")
-    return OdooClient.connect(settings)
-
-
-@pytest.fixture(scope="module")
 def sim() -> Iterator[ProviderSimulator]:
     with ProviderSimulator(
         accounts={TWILIO_SID: TWILIO_TOKEN, VONAGE_KEY: VONAGE_SECRET},

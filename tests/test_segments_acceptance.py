@@ -23,8 +23,6 @@ from outbox_helpers import (
     odoo_dispatcher,
 )
 
-from odoo_server import OdooServer
-from sync_service.shell.config import load_settings
 from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import ProviderSimulator
 
@@ -64,12 +62,6 @@ def random_body(rng: random.Random) -> tuple[str, bool]:
     if rng.random() < 0.1:
         pieces.insert(rng.randint(1, len(pieces)), "\n")
     return " ".join(pieces), rng.random() < 0.3
-
-
-@pytest.fixture(scope="module")
-def client(odoo_server: OdooServer) -> OdooClient:
-    return OdooClient.connect(load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
-                                            odoo_login="admin", odoo_password="admin"))
 
 
 @pytest.fixture(scope="module")

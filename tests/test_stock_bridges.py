@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 from outbox_helpers import cancel_queued, drain, fresh_number, make_account, odoo_dispatcher, sms_rows
 
-from odoo_server import OdooServer
 from sync_service.dispatch.dispatcher import Dispatcher
-from sync_service.shell.config import load_settings
 from sync_service.shell.odoo_client import OdooClient
 from sync_service.simulator import ProviderSimulator
 
@@ -27,12 +25,6 @@ pytestmark = pytest.mark.skipif(
 POLICY_FIELDS = ["hour_start", "hour_end", "cap_count", "day_mon", "day_tue", "day_wed", "day_thu", "day_fri",
                  "day_sat", "day_sun"]
 _workers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def client(odoo_server: OdooServer) -> OdooClient:
-    return OdooClient.connect(load_settings(odoo_url=odoo_server.url, odoo_db=odoo_server.database,
-                                            odoo_login="admin", odoo_password="admin"))
 
 
 @pytest.fixture(scope="module")
