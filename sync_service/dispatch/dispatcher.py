@@ -634,7 +634,9 @@ class Dispatcher:
             return _Done(held, route.provider)
         if msg.marketing and guard is not None:
             try:
-                opted_out = await self._blocking(guard.opted_out, msg.number)
+                opted_out = guard.fresh(msg.number)  # a thread only when Odoo must be asked
+                if opted_out is None:
+                    opted_out = await self._blocking(guard.opted_out, msg.number)
             except Exception as exc:  # cannot verify: a marketing SMS does not leave
                 logger.warning("opt-out check failed, %s not sent now: %s", msg.key, exc)
                 return self._give_up(job) if job.begun else _NOT_STARTED

@@ -4,6 +4,8 @@ Odoo's compliance gate runs when a message is claimed; a STOP that arrives betwe
 and the send must still win. :class:`OptOutGuard` asks Odoo which of a batch's marketing numbers
 are opted out, at most once every ``max_age`` seconds (one RPC for the whole batch), and answers
 for one number from that snapshot. If Odoo cannot be asked, it raises: the caller must not send.
+:meth:`OptOutGuard.fresh` answers from a snapshot still fresh without ever waiting, so that the
+dispatcher's event loop asks a worker thread only when Odoo must be asked.
 """
 
 from __future__ import annotations
@@ -41,3 +43,15 @@ class OptOutGuard:
                 self._checked_at = self._clock()
                 self.checks += 1
             return number in self._opted_out
+
+    def fresh(self, number: str) -> bool | None:
+        """The snapshot's answer for ``number`` when it is less than ``max_age`` old; None when Odoo must be
+        asked first (no snapshot yet, too old, or a check under way): never waits."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._checked_at is None or self._clock() - self._checked_at >= self._max_age:
+                return None
+            return number in self._opted_out
+        finally:
+            self._lock.release()
