@@ -50,6 +50,7 @@ MAX_FIELDS = 200
 # are 16 to 36 characters, their statuses a word. Longer is not a provider's request: 400, not a store error.
 MAX_KEY_FIELD_CHARS = 100
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+STORED, DUPLICATE = b'{"status":"stored"}', b'{"status":"duplicate"}'
 
 EventCallback = Callable[[str, EventKind, Mapping[str, Any]], None]
 OdooCheck = Callable[[], bool]
@@ -344,7 +345,7 @@ def create_app(
     def _respond(provider: Provider, kind: EventKind, created: bool) -> Response:
         if provider == "twilio" and kind == "inbound":
             return Response(EMPTY_TWIML, media_type="text/xml")
-        return JSONResponse({"status": "stored" if created else "duplicate"})
+        return Response(STORED if created else DUPLICATE, media_type="application/json")  # rendered once
 
     async def _process(request: Request, provider: Provider, kind: EventKind) -> tuple[str, Response]:
         url = public_url(base_url, request)
