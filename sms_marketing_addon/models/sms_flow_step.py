@@ -119,8 +119,10 @@ class SmsFlowStep(models.Model):
     @api.depends("flow_id", "delay", "delay_unit", "name")
     def _compute_display_name(self):
         units = dict(self._fields["delay_unit"]._description_selection(self.env))
+        one = {"seconds": _("second"), "minutes": _("minute"), "hours": _("hour"), "days": _("day")}
         for step in self:
-            after = _("after %(delay)s %(unit)s", delay=step.delay, unit=(units.get(step.delay_unit) or "").lower())
+            unit = one.get(step.delay_unit) if step.delay == 1 else (units.get(step.delay_unit) or "").lower()
+            after = _("after %(delay)s %(unit)s", delay=step.delay, unit=unit or "")
             step.display_name = f"{step.flow_id.name or ''}: {step.name or after}"
 
     def _compute_statistics(self):

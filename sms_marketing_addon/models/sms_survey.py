@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 from .sms_keyword import normalize_keyword
 
@@ -11,6 +11,8 @@ SURVEY_KINDS = [
     ("choice", "Keyword choice"),
 ]
 RANGES = {"rating": (1, 5), "nps": (0, 10)}
+# What an answer means: changed once answers came in, the results would mix two questions.
+LOCKED_WHEN_ANSWERED = ("kind", "mailing_id", "flow_step_id")
 
 
 class SmsSurvey(models.Model):
@@ -52,6 +54,28 @@ class SmsSurvey(models.Model):
             if survey.answer_days < 1:
                 raise ValidationError(_("Answers must be accepted for at least one day."))
 
+    def write(self, vals):
+        locked = [name for name in LOCKED_WHEN_ANSWERED if name in vals]
+        if locked:
+            for survey in self.sudo().filtered("answer_ids"):
+                for name in locked:
+                    current = survey[name]
+                    current = current.id if isinstance(current, models.BaseModel) else current
+                    if current != (vals[name] or False):
+                        raise UserError(_(
+                            "The survey “%(survey)s” has answers: its kind and where it is asked cannot change any "
+                            "more (the results would mix two questions). Archive it and ask a new survey instead.",
+                            survey=survey.name))
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_answered(self):
+        answered = self.sudo().filtered("answer_ids")
+        if answered:
+            raise UserError(_(
+                "The survey “%(survey)s” has answers (some may be another company's): it cannot be deleted. Archive "
+                "it instead; its answers stay in the results.", survey=answered[0].name))
+
     def _choice_list(self):
         return [word for word in (normalize_keyword(c) for c in (self.choices or "").split(",")) if word]
 
@@ -67,8 +91,11 @@ class SmsSurvey(models.Model):
 
     @api.depends("answer_ids.value", "answer_ids")
     def _compute_results(self):
+        # The survey's figures count every answer, as "SMS sent" counts every send of the campaign (a campaign is
+        # shared by the companies, as Odoo's are): the same rate whichever companies are selected. The answers
+        # themselves (numbers, contacts) stay with their company's users (record rule).
         for survey in self:
-            answers = survey.answer_ids
+            answers = survey.sudo().answer_ids
             sent = len(set(survey._sent_messages().mapped("number"))) if survey.id else 0
             survey.answer_count = len(answers)
             survey.sent_count = sent

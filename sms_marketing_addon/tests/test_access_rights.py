@@ -48,6 +48,18 @@ class TestAccessRights(SmsMarketingCase):
         })
 
     # ------------------------------------------------------------------ gateway accounts
+    def test_a_manager_finds_every_screen_of_the_suite_in_the_sms_marketing_app(self):
+        manager = new_test_user(self.env, login="sms_manager_menus",
+                                groups="base.group_user,sms_marketing_addon.group_sms_marketing_manager")
+        visible = self.env["ir.ui.menu"].with_user(manager)._visible_menu_ids()
+        ours = self.env["ir.model.data"].search([("module", "=", "sms_marketing_addon"), ("model", "=", "ir.ui.menu")])
+        root = self.env.ref("mass_mailing_sms.mass_mailing_sms_menu_root")
+        self.assertIn(root.id, visible)
+        hidden = self.env["ir.ui.menu"].browse(set(ours.mapped("res_id")) - visible)
+        system = self.env.ref("base.group_system")
+        self.assertEqual(hidden.groups_id, system, "only the settings are for system administrators")
+        self.assertEqual(hidden.mapped("complete_name"), ["SMS Marketing/Configuration/Settings"])
+
     # Models of the addon with a company that need no company rule, and why.
     COMPANY_RULE_EXEMPT = {
         # Names, sender numbers and prices of the gateway accounts, not their secrets (administrators only):

@@ -258,6 +258,27 @@ class TestSmsConversation(SmsMarketingCase):
         self.assertEqual(self.env["sms.survey"].with_user(outsider).search([("id", "=", survey.id)]), survey,
                          "a campaign's survey itself is shared, as Odoo's campaigns are")
         self.assertEqual(Answer.with_user(self.sms_user).search([("number", "=", "+33612345678")]), answer)
+        # the survey's figures are the campaign's, whichever companies are selected (answers stay hidden)
+        seen = survey.with_user(outsider)
+        self.assertEqual((seen.answer_count, seen.sent_count, seen.response_rate, seen.average), (1, 1, 100.0, 2.0))
+        # nor can the other shop wipe this one's answers through the survey they share
+        for user in (outsider, self.manager):
+            with self.subTest(user=user.login):
+                with self.assertRaises(UserError):
+                    survey.with_user(user).unlink()
+                with self.assertRaises(UserError):
+                    survey.with_user(user).write({"kind": "nps"})
+        self.assertEqual(survey.kind, "rating")
+        survey.with_user(outsider).write({"name": "Rate us from 1 to 5", "active": False})
+        self.assertEqual(answer.exists().survey_id, survey, "archived, its answers kept")
+
+    def test_an_unanswered_survey_may_change_or_go(self):
+        outbound = self.sent_campaign_sms(self.customer(), subject="Draft survey")
+        survey = self.env["sms.survey"].create({"name": "Rate us", "mailing_id": outbound.mailing_id.id})
+        survey.with_user(self.manager).write({"kind": "nps"})
+        self.assertEqual(survey.kind, "nps")
+        survey.with_user(self.manager).unlink()
+        self.assertFalse(survey.exists())
 
     # ------------------------------------------------------------------ JOIN
     def test_join_from_a_new_number_starts_the_double_opt_in_and_yes_ends_it_with_both_proofs(self):

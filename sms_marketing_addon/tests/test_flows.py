@@ -72,6 +72,14 @@ class TestCartFlow(FlowCommon, TransactionCase):
             "SELECT count(*) FROM pg_indexes WHERE indexname = 'sale_order_write_date_id_index'"))
         self.assertEqual(found, 1)
 
+    def test_a_step_without_a_name_reads_as_its_delay(self):
+        step = self.steps[0]
+        for delay, unit, expected in ((1, "hours", "after 1 hour"), (2, "hours", "after 2 hours"),
+                                      (1, "days", "after 1 day"), (30, "minutes", "after 30 minutes")):
+            with self.subTest(delay=delay, unit=unit):
+                step.write({"name": False, "delay": delay, "delay_unit": unit})
+                self.assertEqual(step.display_name, f"{self.flow.name}: {expected}")
+
     def test_each_step_once_then_the_next_ones(self):
         partner, order = self.new_cart()
         self.at(minutes=59)
