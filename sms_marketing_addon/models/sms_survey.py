@@ -149,7 +149,9 @@ class SmsSurveyAnswer(models.Model):
     _description = "SMS survey answer"
     _order = "id desc"
 
-    survey_id = fields.Many2one("sms.survey", string="Survey", required=True, ondelete="cascade", index=True,
+    # restrict: a campaign, flow step or flow deleted takes its survey along (cascade) but never its answers,
+    # which may be another company's: PostgreSQL refuses, Odoo says to archive instead
+    survey_id = fields.Many2one("sms.survey", string="Survey", required=True, ondelete="restrict", index=True,
                                 readonly=True)
     kind = fields.Selection(related="survey_id.kind", store=True)
     mailing_id = fields.Many2one(related="survey_id.mailing_id", store=True, string="Campaign")
@@ -161,9 +163,14 @@ class SmsSurveyAnswer(models.Model):
                            help="Rating 1–5 or NPS 0–10 (0 for a keyword choice).")
     score_label = fields.Char(string="Answer", compute="_compute_score_label", store=True)
     choice = fields.Char(readonly=True)
-    inbound_message_id = fields.Char(string="Inbound message id", readonly=True)
+    inbound_message_id = fields.Char(string="Reply ID at the provider", readonly=True)
     company_id = fields.Many2one("res.company", string="Company", readonly=True, index="btree_not_null")
     date = fields.Datetime(default=fields.Datetime.now, readonly=True)
+
+    @api.depends("survey_id.name", "score_label")
+    def _compute_display_name(self):
+        for answer in self:
+            answer.display_name = f"{answer.survey_id.name}: {answer.score_label}"
 
     @api.depends("value", "choice", "kind")
     def _compute_score_label(self):

@@ -5,10 +5,12 @@ may read or reply (portal, internal without SMS groups, SMS user, manager, servi
 from datetime import timedelta
 from unittest.mock import patch
 
+import psycopg2
 import pytz
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from .common import SmsMarketingCase, load_french
 from .test_flows import FlowCommon
@@ -271,6 +273,11 @@ class TestSmsConversation(SmsMarketingCase):
         self.assertEqual(survey.kind, "rating")
         survey.with_user(outsider).write({"name": "Rate us from 1 to 5", "active": False})
         self.assertEqual(answer.exists().survey_id, survey, "archived, its answers kept")
+        self.assertEqual(answer.display_name, "Rate us from 1 to 5: 2")
+        # deleting the campaign takes an unanswered survey along, never answers
+        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.IntegrityError), self.env.cr.savepoint():
+            outbound.mailing_id.with_user(outsider).unlink()
+        self.assertTrue(answer.exists())
 
     def test_an_unanswered_survey_may_change_or_go(self):
         outbound = self.sent_campaign_sms(self.customer(), subject="Draft survey")
