@@ -36,8 +36,7 @@ class OptOutGuard:
     def opted_out(self, number: str) -> bool:
         """Whether ``number`` is in the opt-out register (as of at most ``max_age`` seconds ago)."""
         with self._lock:
-            now = self._clock()
-            if self._checked_at is None or now - self._checked_at >= self._max_age:
+            if self._stale():
                 numbers = self._numbers if number in self._numbers else [*self._numbers, number]
                 self._opted_out = set(self._check(numbers))
                 self._checked_at = self._clock()
@@ -50,8 +49,10 @@ class OptOutGuard:
         if not self._lock.acquire(blocking=False):
             return None
         try:
-            if self._checked_at is None or self._clock() - self._checked_at >= self._max_age:
-                return None
-            return number in self._opted_out
+            return None if self._stale() else number in self._opted_out
         finally:
             self._lock.release()
+
+    def _stale(self) -> bool:
+        """No snapshot yet, or one ``max_age`` seconds old or more (under the lock)."""
+        return self._checked_at is None or self._clock() - self._checked_at >= self._max_age
