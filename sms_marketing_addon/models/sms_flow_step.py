@@ -121,9 +121,14 @@ class SmsFlowStep(models.Model):
         units = dict(self._fields["delay_unit"]._description_selection(self.env))
         one = {"seconds": _("second"), "minutes": _("minute"), "hours": _("hour"), "days": _("day")}
         for step in self:
-            unit = one.get(step.delay_unit) if step.delay == 1 else (units.get(step.delay_unit) or "").lower()
-            after = _("after %(delay)s %(unit)s", delay=step.delay, unit=unit or "")
-            step.display_name = f"{step.flow_id.name or ''}: {step.name or after}"
+            if step.name:
+                when = step.name
+            elif not step.delay:
+                when = _("at once")
+            else:
+                unit = one.get(step.delay_unit) if step.delay == 1 else (units.get(step.delay_unit) or "").lower()
+                when = _("after %(delay)s %(unit)s", delay=step.delay, unit=unit or "")
+            step.display_name = _("%(flow)s: %(step)s", flow=step.flow_id.name or "", step=when)
 
     def _compute_statistics(self):
         stats = self.env["sms.flow.report"]._sms_flow_statistics("step_id", self.ids)

@@ -172,6 +172,20 @@ class SmsSurveyAnswer(models.Model):
         for answer in self:
             answer.display_name = f"{answer.survey_id.name}: {answer.score_label}"
 
+    @api.model
+    def _read_group_orderby(self, order, groupby_terms, query):
+        # The answers' groups (graph, pivot) in the order of their scores, "2" before "10", then by text
+        # (a keyword choice scores 0): an answer label is text, and would sort "10" before "2".
+        if "score_label" in groupby_terms:
+            parts = []
+            for part in (order or ",".join(groupby_terms)).split(","):
+                term, _space, rest = part.strip().partition(" ")
+                if term == "score_label":
+                    parts.append(f"value:min {rest}".strip())
+                parts.append(part.strip())
+            order = ",".join(parts)
+        return super()._read_group_orderby(order, groupby_terms, query)
+
     @api.depends("value", "choice", "kind")
     def _compute_score_label(self):
         for answer in self:

@@ -279,6 +279,21 @@ class TestSmsConversation(SmsMarketingCase):
             outbound.mailing_id.unlink()
         self.assertTrue(answer.exists())
 
+    def test_the_results_list_scores_in_their_order_not_as_text(self):
+        outbound = self.sent_campaign_sms(self.customer(), subject="NPS order")
+        survey = self.env["sms.survey"].create({"name": "Recommend us?", "kind": "nps",
+                                                "mailing_id": outbound.mailing_id.id})
+        Answer = self.env["sms.survey.answer"]
+        for index, value in enumerate((10, 2, 9, 0, 10)):
+            Answer.create({"survey_id": survey.id, "number": f"+3361234560{index}", "value": value})
+        domain = [("survey_id", "=", survey.id)]
+        labels = [group["score_label"] for group in Answer.read_group(domain, ["value:count"], ["score_label"])]
+        self.assertEqual(labels, ["0", "2", "9", "10"], "as the graph and the pivot list them")
+        both = Answer.read_group(domain, ["value:count"], ["survey_id", "score_label"], lazy=False)
+        self.assertEqual([(g["score_label"], g["__count"]) for g in both], [("0", 1), ("2", 1), ("9", 1), ("10", 2)])
+        highest_first = Answer.read_group(domain, ["value:count"], ["score_label"], orderby="score_label desc")
+        self.assertEqual([group["score_label"] for group in highest_first], ["10", "9", "2", "0"])
+
     def test_an_unanswered_survey_may_change_or_go(self):
         outbound = self.sent_campaign_sms(self.customer(), subject="Draft survey")
         survey = self.env["sms.survey"].create({"name": "Rate us", "mailing_id": outbound.mailing_id.id})

@@ -6,6 +6,8 @@ from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, TransactionCase, tagged
 from odoo.tools import SQL
 
+from .common import load_french
+
 
 class FlowCommon:
     """Website carts of consenting contacts, and a clock the test moves (the transaction's `cr.now()`)."""
@@ -75,10 +77,21 @@ class TestCartFlow(FlowCommon, TransactionCase):
     def test_a_step_without_a_name_reads_as_its_delay(self):
         step = self.steps[0]
         for delay, unit, expected in ((1, "hours", "after 1 hour"), (2, "hours", "after 2 hours"),
-                                      (1, "days", "after 1 day"), (30, "minutes", "after 30 minutes")):
+                                      (1, "days", "after 1 day"), (30, "minutes", "after 30 minutes"),
+                                      (0, "hours", "at once")):
             with self.subTest(delay=delay, unit=unit):
                 step.write({"name": False, "delay": delay, "delay_unit": unit})
                 self.assertEqual(step.display_name, f"{self.flow.name}: {expected}")
+
+    def test_a_step_name_in_french_has_the_space_before_its_colon(self):
+        load_french(self.env)
+        step = self.steps[0].with_context(lang="fr_FR")
+        for delay, unit, expected in ((1, "hours", "après 1 heure"), (2, "days", "après 2 jours"),
+                                      (0, "minutes", "immédiatement")):
+            with self.subTest(delay=delay, unit=unit):
+                step.write({"name": False, "delay": delay, "delay_unit": unit})
+                step.invalidate_recordset(["display_name"])
+                self.assertEqual(step.display_name, f"{step.flow_id.name} : {expected}")
 
     def test_each_step_once_then_the_next_ones(self):
         partner, order = self.new_cart()
