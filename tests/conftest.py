@@ -35,6 +35,14 @@ def client(odoo_server: OdooServer) -> OdooClient:
 
 
 @pytest.fixture
+def french(client: OdooClient) -> None:
+    """French active in Odoo, as in a French shop (contacts can speak it, people read it). It stays active:
+    Odoo refuses to deactivate a language contacts use."""
+    ids = client.call("res.lang", "search", [("code", "=", "fr_FR"), ("active", "in", [True, False])])
+    client.call("res.lang", "write", ids, {"active": True})
+
+
+@pytest.fixture
 def sync_env(odoo_server: OdooServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     """SMS_SYNC_* variables pointing at the test Odoo, in a clean working directory (no stray .env)."""
     env = {

@@ -175,7 +175,7 @@ def test_test_connection_and_a_test_sms_as_each_kind_of_user(
 
 
 def test_a_provider_out_of_reach_is_named_without_holding_the_account(
-    client: OdooClient, simulator: ProviderSimulator, running: Callable[[], Dispatcher]
+    client: OdooClient, simulator: ProviderSimulator, running: Callable[[], Dispatcher], french: None
 ) -> None:
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -188,4 +188,10 @@ def test_a_provider_out_of_reach_is_named_without_holding_the_account(
     assert shown["test_result"] == (
         f"The connection test failed: Could not reach Twilio at http://127.0.0.1:{port} (connection error): "
         "check the API base URL and the sync service's network access.")
+    [french] = client.call("sms.provider.account", "read", [account_id], ["test_result"],
+                           context={"lang": "fr_FR"})
+    assert french["test_result"] == (
+        f"Le test de connexion a échoué : Impossible de joindre Twilio à http://127.0.0.1:{port} (connection "
+        "error) : vérifiez l'URL de base de l'API et l'accès réseau du service de synchronisation."), \
+        "the service's sentence said again by Odoo in the reader's language"
     assert shown["health_state"] != "failing"

@@ -260,14 +260,6 @@ def test_free_text_reply_lands_on_the_chatter(
     assert (inbound["action"], inbound["result"]) == ("none", "received")
 
 
-@pytest.fixture
-def french(client: OdooClient) -> None:
-    """French active in Odoo, as in a French shop (contacts can speak it). It stays active: Odoo refuses to
-    deactivate a language contacts use."""
-    ids = client.call("res.lang", "search", [("code", "=", "fr_FR"), ("active", "in", [True, False])])
-    client.call("res.lang", "write", ids, {"active": True})
-
-
 @pytest.mark.parametrize(
     ("provider", "body", "lang", "confirmation"),
     [

@@ -10,7 +10,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..tools.segments import count_segments
-from .sms_provider_account_test import provider_error_text
+from .sms_provider_account_test import provider_error_text, said_as
 from .sms_provider_message import FINAL_STATES
 
 # A number as Odoo's sanitizer writes it in E.164 (what the claim gives the service).
@@ -299,7 +299,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
         """Record what the gateways answered, in one call per batch.
 
         Each result: {key, outcome: 'sent'|'failed'|'opted_out'|'retry'|'held', provider_message_id,
-        error_code, reason, retry_after (seconds), segments, number_rejected (bool), account_version}.
+        error_code, reason, retry_after (seconds), segments, number_rejected (bool), account_version, reason_key,
+        reason_args (the template of the service's sentence about an account, said in the shop's language)}.
         'held': the provider refused the ACCOUNT (credentials, suspended, credit, sender): the SMS stays
         queued and the account is marked failing for the settings `account_version` names (the
         `health_version` of `get_provider_accounts`), so that its SMS are held until a test call succeeds
@@ -334,8 +335,9 @@ class SmsMarketingApiOutbox(models.AbstractModel):
                 pass
             elif outcome == "held":
                 account = sms.sms_account_id
-                reason = provider_error_text(result.get("error_code"), result.get("reason"))
-                reason = reason or _("the provider refused the account")
+                lang = account._sms_text_lang() if account else None
+                reason = provider_error_text(result, lang)
+                reason = reason or self.with_context(lang=lang).env._("the provider refused the account")
                 current = account and result.get("account_version") == account._health_version()
                 if account and (current or not result.get("account_version")):
                     errors[account] = (reason, account._health_version())
@@ -412,7 +414,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     @api.model
     def report_account_health(self, results):
         """What a test call of the sync service (a provider call that sends nothing) said about accounts:
-        [{account_id, account_version, ok (bool), error_code, reason, account_wide (bool)}]. A success ends a
+        [{account_id, account_version, ok (bool), error_code, reason, reason_key, reason_args, account_wide
+        (bool)}]. A success ends a
         "failing" state (its held SMS are offered again at the next claim). Returns {updated}."""
         self._check_service()
         Account = self.env["sms.provider.account"].sudo()
@@ -428,8 +431,9 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             if result.get("ok"):
                 succeeded.add(account)
             else:
-                reason = provider_error_text(result.get("error_code"), result.get("reason"))
-                errors[account] = (reason or _("test call refused"),
+                lang = account._sms_text_lang()
+                reason = provider_error_text(result, lang)
+                errors[account] = (reason or self.with_context(lang=lang).env._("test call refused"),
                                    account._health_version() if result.get("account_wide") else None)
         if succeeded:
             held = self.env["sms.sms"].sudo().search([
@@ -452,7 +456,7 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     @api.model
     def report_account_tests(self, results):
         """What the test calls of `get_account_tests` said: [{id, ok, account_wide, error_code, reason (plain
-        words)}]. The test shows the verdict on the account; it also counts as the account's health (a
+        words), reason_key, reason_args}]. The test shows the verdict on the account; it also counts as the account's health (a
         success ends a failing state, a refusal of the account holds its SMS). Returns {updated}."""
         self._check_service()
         Test = self.env["sms.provider.account.test"].sudo()
@@ -463,12 +467,13 @@ class SmsMarketingApiOutbox(models.AbstractModel):
             if not test or test.state != "waiting":
                 continue
             ok = bool(result.get("ok"))
-            text = result.get("reason") if ok else provider_error_text(result.get("error_code"), result.get("reason"))
+            text = provider_error_text(result, test.account_id._sms_text_lang(), with_code=not ok)
             test.write({"state": "ok" if ok else "failed", "result": text or False, "result_date": now,
-                        "result_code": result.get("error_code") or False})
+                        "result_code": result.get("error_code") or False, **said_as(result)})
             health.append({"account_id": test.account_id.id, "account_version": test.account_version, "ok": ok,
                            "account_wide": bool(result.get("account_wide")),
-                           "error_code": result.get("error_code"), "reason": result.get("reason")})
+                           "error_code": result.get("error_code"), "reason": result.get("reason"),
+                           "reason_key": result.get("reason_key"), "reason_args": result.get("reason_args")})
             updated += 1
         if health:
             self.report_account_health(health)

@@ -185,6 +185,7 @@ class SmsProviderAccount(models.Model):
         self.user_can_test = self.user_can_redirect or self.env.user.has_group(
             "sms_marketing_addon.group_sms_marketing_manager")
 
+    @api.depends_context("lang")
     def _compute_last_test(self):
         Test = self.env["sms.provider.account.test"].sudo()
         now = fields.Datetime.now()

@@ -1,7 +1,7 @@
 import hashlib
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 # How often a success is written (a busy account answers thousands of times a minute: one write is enough).
 SUCCESS_WRITE_INTERVAL = timedelta(seconds=60)
@@ -144,9 +144,19 @@ class SmsProviderAccountHealthMixin(models.AbstractModel):
             recent = health and health.error_window_start and health.error_window_start > now - ERROR_WINDOW
             account.health_errors_last_hour = health.error_window_count if recent else 0
 
+    def _sms_text_lang(self):
+        """The language of what the sync service's reports leave on this account (why it fails, its tests'
+        verdicts, why its SMS are held): written once for everyone, in the shop's language (its company's
+        contact), else the administrator's."""
+        self.ensure_one()
+        company = self.company_id or self.env.company
+        admin = self.env.ref("base.user_admin", raise_if_not_found=False)
+        return company.partner_id.lang or (admin and admin.lang) or "en_US"
+
     def _held_reason(self):
         self.ensure_one()
         health = self._health()[:1]
-        return _("Held: gateway account %(account)s is failing (%(reason)s). It resumes once a test call "
-                 "succeeds or the account's settings are changed.",
-                 account=self.name, reason=health.failing_reason or _("refused by the provider"))
+        env = self.with_context(lang=self._sms_text_lang()).env
+        return env._("Held: gateway account %(account)s is failing (%(reason)s). It resumes once a test call "
+                     "succeeds or the account's settings are changed.",
+                     account=self.name, reason=health.failing_reason or env._("refused by the provider"))

@@ -131,7 +131,12 @@ class TestHealthInFrench(OutboxCase):
             "selection"])
         self.assertEqual(sources["provider"], "Fournisseur SMS")
         account = Account.create({"name": "Refusé", "provider": "console"})
-        self.assertTrue(account._held_reason().startswith("Retenu : le compte passerelle Refusé est en échec"))
+        self.assertTrue(account._held_reason().startswith("Held: gateway account Refusé is failing"),
+                        "written once for everyone, in the shop's language (here English)")
+        self.env.company.partner_id.lang = "fr_FR"
+        for reader in ("fr_FR", "en_US"):
+            self.assertTrue(account.with_context(lang=reader)._held_reason().startswith(
+                "Retenu : le compte passerelle Refusé est en échec"), reader)
 
 
 @tagged("post_install", "-at_install")

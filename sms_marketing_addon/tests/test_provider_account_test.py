@@ -188,3 +188,54 @@ class TestAccountTests(OutboxCase):
         self.assertEqual(account.fields_get(["test_state"])["test_state"]["string"], "Dernier test")
         self.assertEqual(dict(account.fields_get(["test_state"])["test_state"]["selection"])["waiting"],
                          "Test en cours…")
+
+    def answer_as_the_service(self, ok, key, args, reason, code):
+        """What the sync service reports now: its English sentence, and the template it was made from."""
+        [test] = self.pending()
+        self.service_api.report_account_tests([{
+            "id": test["id"], "ok": ok, "account_wide": not ok, "error_code": code, "reason": reason,
+            "reason_key": key, "reason_args": args}])
+
+    def test_a_french_shop_reads_why_its_account_fails_in_french(self):
+        load_french(self.env)
+        self.env.company.partner_id.lang = "fr_FR"
+        waiting = self.Sms.create({"number": "+14155550123", "body": "Your order has shipped",
+                                   "sms_kind": "transactional", "sms_account_id": self.account.id})
+        args = {"name": "Twilio", "ident": "Account SID", "secret": "Auth Token", "code": "20003", "detail": ""}
+        self.answer_as_the_service(False, "credentials", args, TWILIO_CREDENTIALS, "20003")
+        french = ("Twilio a refusé les identifiants : vérifiez les champs Account SID et Auth Token (20003)")
+        account = self.form(self.manager)
+        self.assertEqual(account.health_failing_reason, french, "written once, in the shop's language")
+        self.assertIn(f"est en échec ({french})", waiting.sms_defer_reason)
+        self.assertEqual(account.with_context(lang="fr_FR").test_result, f"Le test de connexion a échoué : {french}.")
+        self.assertEqual(account.with_context(lang="en_US").test_result,
+                         f"The connection test failed: {TWILIO_CREDENTIALS}.", "the verdict: in each reader's")
+
+        # a dispatcher's send refused for the whole account (report_results 'held'), another problem
+        self.account.write({"auth_token": "another-token"})
+        self.answer_as_the_service(True, "accepted", {"name": "Twilio"}, "Twilio accepts the credentials", "200")
+        sms = self.Sms.create({"number": "+14155550124", "body": "Your order has shipped", "sms_kind": "transactional",
+                               "sms_account_id": self.account.id})
+        self.api.claim_batch("w1", 10, 60)
+        self.api.report_results("w1", [{
+            "key": sms.uuid, "outcome": "held", "error_code": "20005", "account_version": self.account._health_version(),
+            "reason": "Twilio says the account is suspended or closed: see the account in Twilio's console (20005)",
+            "reason_key": "suspended", "reason_args": dict(args, code="20005")}])
+        self.assertEqual(self.form().health_failing_reason, "Twilio indique que le compte est suspendu ou fermé : "
+                                                            "voyez le compte dans la console de Twilio (20005)")
+
+    def test_an_english_shop_reads_the_services_words_and_an_unknown_template_falls_back_to_them(self):
+        args = {"name": "Twilio", "ident": "Account SID", "secret": "Auth Token", "code": "20003", "detail": ""}
+        self.answer_as_the_service(False, "credentials", args, TWILIO_CREDENTIALS, "20003")
+        self.assertEqual(self.form().health_failing_reason, TWILIO_CREDENTIALS, "the same words as the service")
+        self.account.write({"auth_token": "again"})
+        self.answer_as_the_service(False, "a_newer_services_key", args, "Twilio said something new (29999)", "29999")
+        self.assertEqual(self.form().health_failing_reason, "Twilio said something new (29999)")
+        self.assertEqual(self.form().test_result, "The connection test failed: Twilio said something new (29999).")
+        # what a report may leave on a test is bounded: the names a template uses, 500 characters each
+        self.account.write({"auth_token": "once-more"})
+        self.answer_as_the_service(False, "refused_detail", dict(args, detail="d" * 100_000, extra="x" * 100_000),
+                                   "Twilio refused the account", "20003")
+        test = self.Test.search([("account_id", "=", self.account.id)], limit=1)
+        self.assertEqual(sorted(test.result_args), ["code", "detail", "ident", "name", "secret"])
+        self.assertEqual(len(test.result_args["detail"]), 500)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sync_service.core.account_problems import provider_name
+from sync_service.core.account_problems import AccountText, provider_name
 from sync_service.core.errors import Classification, FailureKind, Outcome
 
 
@@ -25,21 +25,18 @@ _UNREACHABLE = frozenset({FailureKind.DNS, FailureKind.CONNECTION, FailureKind.T
 def connection_verdict(provider: str, check: Classification, base_url: str = "") -> Verdict:
     """The verdict of a test call (``Gateway.check``), in plain words."""
     name, code = provider_name(provider), check.code
-    where = f" at {base_url}" if base_url else ""
     if check.outcome is Outcome.SENT:
         if provider == "console":
-            return Verdict(True, False, code, "The console sandbox needs no credentials: the sync service "
-                                                    "logs the messages of this account and sends none")
-        return Verdict(True, False, code, f"{name} accepts the credentials and the account can send")
+            return Verdict(True, False, code, AccountText("console"))
+        return Verdict(True, False, code, AccountText("accepted", name=name))
     if check.outcome is Outcome.ACCOUNT:
         return Verdict(False, True, code, check.reason)
+    at = "_at" if base_url else ""
     if code in _UNREACHABLE:
-        return Verdict(False, False, code, f"Could not reach {name}{where} ({check.reason}): check the API "
-                                                 "base URL and the sync service's network access")
+        return Verdict(False, False, code, AccountText(f"unreachable{at}", name=name, url=base_url,
+                                                       reason=check.reason))
     if code.isdigit() and int(code) >= 500:
-        return Verdict(False, False, code, f"{name} answered with a server error (HTTP {code}): try "
-                                                 "again in a few minutes")
+        return Verdict(False, False, code, AccountText("server_error", name=name, code=code))
     if check.outcome is Outcome.THROTTLED or code == "429":
-        return Verdict(False, False, code, f"{name} asks to slow down (HTTP 429): try again in a minute")
-    return Verdict(False, False, code, f"{name} answered the test call with HTTP {code}{where}: "
-                                             "check the API base URL and the account ID")
+        return Verdict(False, False, code, AccountText("throttled", name=name))
+    return Verdict(False, False, code, AccountText(f"http{at}", name=name, code=code, url=base_url))

@@ -5,6 +5,11 @@ of the account itself: credentials, suspension, credit, sender; the codes are th
 :mod:`~sync_service.core.provider_codes` whose meaning is ``account``), e.g. "Twilio refused the
 credentials: check the Account SID and the Auth Token (20003)", and the verdict of a "Test connection"
 (:mod:`~sync_service.core.account_check`). Pure: no I/O.
+
+Each sentence is an :class:`AccountText`: the English words (what logs and the command line show) that also
+name their template (``key``, one of :data:`TEMPLATES`) and values (``args``). The service reports both to
+Odoo, which says the sentence in the shop's language from its own copy of the templates (a test keeps the
+two copies equal).
 """
 
 from __future__ import annotations
@@ -21,6 +26,61 @@ class Problem(StrEnum):
     NO_CREDIT = "no_credit"
     SENDER = "sender"
     NOT_ENABLED = "not_enabled"
+
+
+# The sentences about an account, by key (Odoo holds the same English templates, to translate).
+TEMPLATES: Mapping[str, str] = {
+    # an account-wide refusal (a send or a test call): Odoo, as here, ends it with the code in brackets
+    "credentials": "%(name)s refused the credentials: check the %(ident)s and the %(secret)s",
+    "test_credentials": "%(name)s test credentials cannot send messages: use the live %(ident)s and "
+                        "%(secret)s",
+    "signature": "%(name)s refused the request signature: check the %(secret)s and the signature settings",
+    "suspended": "%(name)s says the account is suspended or closed: see the account in %(name)s's console",
+    "no_credit": "%(name)s says the account has no credit left: top it up",
+    "sender": "%(name)s does not allow this sender for the account: check the sender number or ID",
+    "not_enabled": "%(name)s has not enabled this account for its SMS API: see the account in %(name)s's "
+                   "console",
+    "refused": "%(name)s refused the account",
+    "refused_detail": "%(name)s refused the account: %(detail)s",
+    # the verdict of a "Test connection"
+    "accepted": "%(name)s accepts the credentials and the account can send",
+    "console": "The console sandbox needs no credentials: the sync service logs the messages of this account "
+               "and sends none",
+    "unreachable": "Could not reach %(name)s (%(reason)s): check the API base URL and the sync service's "
+                   "network access",
+    "unreachable_at": "Could not reach %(name)s at %(url)s (%(reason)s): check the API base URL and the sync "
+                      "service's network access",
+    "server_error": "%(name)s answered with a server error (HTTP %(code)s): try again in a few minutes",
+    "throttled": "%(name)s asks to slow down (HTTP 429): try again in a minute",
+    "http": "%(name)s answered the test call with HTTP %(code)s: check the API base URL and the account ID",
+    "http_at": "%(name)s answered the test call with HTTP %(code)s at %(url)s: check the API base URL and "
+               "the account ID",
+}
+REFUSAL_KEYS = frozenset({problem.value for problem in Problem} | {"refused", "refused_detail"})
+
+
+class AccountText(str):
+    """An English sentence about an account (a ``str``: logs and the command line read it as is) that names
+    its template in :data:`TEMPLATES` (``key``) and the values put in it (``args``)."""
+
+    key: str
+    args: Mapping[str, str]
+
+    def __new__(cls, key: str, **args: str) -> AccountText:
+        text = TEMPLATES[key] % args
+        if key in REFUSAL_KEYS and args.get("code"):
+            text = f"{text} ({args['code']})"
+        made = super().__new__(cls, text)
+        made.key, made.args = key, dict(args)
+        return made
+
+
+def text_fields(reason: object) -> dict[str, object]:
+    """What a report to Odoo says of a sentence's template: ``{reason_key, reason_args}``, or nothing for a
+    plain ``str`` (a provider's own words)."""
+    if isinstance(reason, AccountText):
+        return {"reason_key": reason.key, "reason_args": dict(reason.args)}
+    return {}
 
 
 PROVIDER_NAMES: Mapping[str, str] = {
@@ -80,25 +140,10 @@ def problem_of(provider: str, code: str | None, detail: str = "") -> Problem | N
     return found
 
 
-def account_refusal(provider: str, code: str | None, detail: str = "") -> str:
+def account_refusal(provider: str, code: str | None, detail: str = "") -> AccountText:
     """The plain sentence of an account-wide refusal, ending with the provider's code in brackets."""
-    name = provider_name(provider)
     ident, secret = CREDENTIAL_NAMES.get(provider, ("account ID", "secret"))
     problem = problem_of(provider, code, detail)
-    if problem is Problem.CREDENTIALS:
-        text = f"{name} refused the credentials: check the {ident} and the {secret}"
-    elif problem is Problem.TEST_CREDENTIALS:
-        text = f"{name} test credentials cannot send messages: use the live {ident} and {secret}"
-    elif problem is Problem.SIGNATURE:
-        text = f"{name} refused the request signature: check the {secret} and the signature settings"
-    elif problem is Problem.SUSPENDED:
-        text = f"{name} says the account is suspended or closed: see the account in {name}'s console"
-    elif problem is Problem.NO_CREDIT:
-        text = f"{name} says the account has no credit left: top it up"
-    elif problem is Problem.SENDER:
-        text = f"{name} does not allow this sender for the account: check the sender number or ID"
-    elif problem is Problem.NOT_ENABLED:
-        text = f"{name} has not enabled this account for its SMS API: see the account in {name}'s console"
-    else:
-        text = f"{name} refused the account" + (f": {detail}" if detail else "")
-    return f"{text} ({code})" if code else text
+    key = problem.value if problem else ("refused_detail" if detail else "refused")
+    return AccountText(key, name=provider_name(provider), ident=ident, secret=secret, code=str(code or ""),
+                       detail=detail)

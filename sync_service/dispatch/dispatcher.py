@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from sync_service.core.account_check import connection_verdict
+from sync_service.core.account_problems import text_fields
 from sync_service.core.errors import Outcome, backoff_delay
 from sync_service.core.segments import count_segments
 from sync_service.dispatch import outcomes
@@ -748,7 +749,8 @@ class Dispatcher:
         seen = failing[1]
         return outcomes.entry(job.msg.key, "held", error_code=seen["error_code"], reason=seen["reason"],
                               retry_after=seen["retry_after"], segments=job.segments,
-                              account_version=seen["account_version"])
+                              account_version=seen["account_version"], reason_key=seen["reason_key"],
+                              reason_args=seen["reason_args"])
 
     def probe_failing(self) -> int:
         """Test-call each account marked failing (by Odoo or in this process); report what each said.
@@ -783,7 +785,7 @@ class Dispatcher:
             results.append({
                 "account_id": route.id, "account_version": route.raw.get("health_version") or False,
                 "ok": verdict.outcome is Outcome.SENT, "account_wide": verdict.outcome is Outcome.ACCOUNT,
-                "error_code": verdict.code, "reason": verdict.reason,
+                "error_code": verdict.code, "reason": verdict.reason, **text_fields(verdict.reason),
             })
         report_health = getattr(self.outbox, "report_account_health", None)
         if results and report_health is not None:
@@ -829,7 +831,8 @@ class Dispatcher:
                 with self._failing_lock:
                     self._failing.pop(route.id, None)
             results.append({"id": test["id"], "ok": verdict.ok, "account_wide": verdict.account_wide,
-                            "error_code": verdict.code, "reason": verdict.reason})
+                            "error_code": verdict.code, "reason": verdict.reason,
+                            **text_fields(verdict.reason)})
         if results:
             try:
                 report(results)

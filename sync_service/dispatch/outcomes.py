@@ -1,10 +1,12 @@
 """What the dispatcher tells Odoo about one message (`report_results` entries), and how it is kept.
 
 An entry is ``{key, outcome, provider_message_id, error_code, reason, retry_after, segments,
-number_rejected, account_version}`` with ``outcome`` one of ``sent``, ``failed``, ``opted_out``,
-``retry``, ``held`` (the ACCOUNT cannot send: bad credentials, suspended, no credit, sender not
+number_rejected, account_version, reason_key, reason_args}`` with ``outcome`` one of ``sent``, ``failed``,
+``opted_out``, ``retry``, ``held`` (the ACCOUNT cannot send: bad credentials, suspended, no credit, sender not
 allowed; nothing went out, Odoo holds the message and marks the account failing, for the account
-settings ``account_version`` names, see ``get_provider_accounts``). Every
+settings ``account_version`` names, see ``get_provider_accounts``). ``reason_key`` and ``reason_args`` name
+the template of an account sentence (:class:`~sync_service.core.account_problems.AccountText`), which Odoo
+says in the shop's language; ``None`` for a provider's own words. Every
 entry of a message handed to a provider is also written in the store's sent log (its ``error``
 column holds the entry's details as JSON), so that it can be reported again after a crash.
 """
@@ -15,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
+from sync_service.core.account_problems import AccountText
 from sync_service.core.errors import Classification, Outcome
 from sync_service.core.provider_codes import Meaning, meaning
 from sync_service.gateways import SendResult
@@ -43,6 +46,8 @@ class ReportEntry(TypedDict):
     segments: int
     number_rejected: bool
     account_version: str | None
+    reason_key: str | None
+    reason_args: dict[str, str] | None
 
 
 def entry(
@@ -56,11 +61,18 @@ def entry(
     segments: int = 1,
     number_rejected: bool = False,
     account_version: str | None = None,
+    reason_key: str | None = None,
+    reason_args: Mapping[str, str] | None = None,
 ) -> ReportEntry:
+    """One entry; an :class:`AccountText` reason brings its template along (unless another is named)."""
+    if reason_key is None and isinstance(reason, AccountText):
+        reason_key, reason_args = reason.key, reason.args
     return ReportEntry(
         key=key, outcome=outcome, provider_message_id=provider_message_id, error_code=error_code,
-        reason=reason, retry_after=retry_after, segments=max(int(segments), 1),
-        number_rejected=number_rejected, account_version=account_version,
+        reason=None if reason is None else str(reason), retry_after=retry_after,
+        segments=max(int(segments), 1),
+        number_rejected=number_rejected, account_version=account_version, reason_key=reason_key,
+        reason_args=None if reason_args is None else dict(reason_args),
     )
 
 
@@ -143,6 +155,8 @@ def from_record(record: SentRecord) -> ReportEntry:
         segments=int(details.get("segments") or 1),
         number_rejected=bool(details.get("number_rejected")),
         account_version=details.get("account_version") or None,
+        reason_key=details.get("reason_key") or None,
+        reason_args=details.get("reason_args") if isinstance(details.get("reason_args"), dict) else None,
     )
 
 

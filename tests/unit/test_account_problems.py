@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from sync_service.core.account_check import Verdict, connection_verdict
-from sync_service.core.account_problems import Problem, account_refusal, problem_of
+from sync_service.core.account_problems import (
+    REFUSAL_KEYS,
+    TEMPLATES,
+    AccountText,
+    Problem,
+    account_refusal,
+    problem_of,
+)
 from sync_service.core.errors import Classification, Outcome, classify_exception
 from sync_service.core.provider_codes import PROVIDER_CODES, Meaning
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_account_code_of_the_provider_table_has_plain_words() -> None:
@@ -44,7 +56,18 @@ def test_every_account_code_of_the_provider_table_has_plain_words() -> None:
     ],
 )
 def test_account_refusal_in_plain_words(provider: str, code: str | None, detail: str, expected: str) -> None:
-    assert account_refusal(provider, code, detail) == expected
+    said = account_refusal(provider, code, detail)
+    assert said == expected
+    assert_made_from_its_template(said)
+
+
+def assert_made_from_its_template(said: str) -> None:
+    """Odoo says the sentence again from its key and values (in the shop's language): the same words."""
+    assert isinstance(said, AccountText) and said.key in TEMPLATES
+    again = TEMPLATES[said.key] % said.args
+    if said.key in REFUSAL_KEYS and said.args.get("code"):
+        again = f"{again} ({said.args['code']})"
+    assert again == said
 
 
 def test_a_plivo_refusal_without_account_words_names_no_problem() -> None:
@@ -83,4 +106,40 @@ REFUSED = Classification(Outcome.ACCOUNT, "20003", "Twilio refused the credentia
     ],
 )
 def test_the_verdict_of_a_test_connection(provider: str, check: Classification, expected: Verdict) -> None:
-    assert connection_verdict(provider, check, "https://api.plivo.example") == expected
+    verdict = connection_verdict(provider, check, "https://api.plivo.example")
+    assert verdict == expected
+    if verdict.code != "20003":  # REFUSED's reason is a plain str here (a gateway gives an AccountText)
+        assert_made_from_its_template(verdict.reason)
+
+
+def test_a_test_connection_without_a_base_url_names_none() -> None:
+    not_found = Classification(Outcome.TRANSIENT, "404", "test call: HTTP 404")
+    said = connection_verdict("twilio", not_found).reason
+    assert said == "Twilio answered the test call with HTTP 404: check the API base URL and the account ID"
+    assert_made_from_its_template(said)
+    said = connection_verdict("vonage", classify_exception("dns")).reason
+    assert said.startswith("Could not reach Vonage (dns error): ")
+    assert_made_from_its_template(said)
+
+
+def odoo_templates() -> tuple[dict[str, str], set[str]]:
+    """ACCOUNT_TEMPLATES and REFUSAL_KEYS of the addon (read from its source: Odoo is not imported here)."""
+    source = ROOT / "sms_marketing_addon" / "models" / "sms_provider_account_test.py"
+    templates: dict[str, str] = {}
+    refusals: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id == "ACCOUNT_TEMPLATES":
+                assert isinstance(node.value, ast.Dict)
+                for key, value in zip(node.value.keys, node.value.values, strict=True):
+                    assert isinstance(key, ast.Constant) and isinstance(value, ast.Call)
+                    templates[key.value] = ast.literal_eval(value.args[0])
+            elif node.targets[0].id == "REFUSAL_KEYS":
+                refusals = set(ast.literal_eval(node.value.args[0]))  # type: ignore[attr-defined]
+    return templates, refusals
+
+
+def test_odoo_holds_the_same_templates_to_translate() -> None:
+    templates, refusals = odoo_templates()
+    assert templates == dict(TEMPLATES)
+    assert refusals == set(REFUSAL_KEYS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sync_service.core.account_problems import account_refusal
 from sync_service.core.errors import Classification, Outcome
 from sync_service.dispatch.outcomes import (
     encode_details,
@@ -48,6 +49,18 @@ def test_the_sent_log_round_trip() -> None:
     sent = entry("k", "sent", provider_message_id="SM1", segments=3)
     assert from_record(record("sent", dict(sent))) == sent
     assert from_record(record("failed", None))["outcome"] == "failed"
+
+
+def test_a_refused_account_reports_its_sentence_template_and_keeps_it_in_the_sent_log() -> None:
+    refusal = account_refusal("plivo", "402")
+    held = from_result("plivo", SendResult("k", Classification(Outcome.ACCOUNT, "402", refusal), None, 1))
+    assert held["outcome"] == "held"
+    assert held["reason"] == "Plivo says the account has no credit left: top it up (402)"
+    args = held["reason_args"] or {}
+    assert (held["reason_key"], args["name"], args["code"]) == ("no_credit", "Plivo", "402")
+    assert from_record(record("failed", dict(held))) == held, "reported again after a crash: translatable"
+    words = from_result("twilio", result(Outcome.PERMANENT, "21614", "not mobile"))
+    assert (words["reason_key"], words["reason_args"]) == (None, None), "a provider's own words: no template"
 
 
 def test_only_transient_refusals_may_be_sent_again() -> None:
