@@ -34,6 +34,7 @@
         "views/sms_flow_views.xml",
         "views/discuss_channel_views.xml",
         "views/sms_survey_views.xml",
+        "views/sms_marketing_menus.xml",
     ],
     "demo": ["demo/sms_marketing_demo.xml"],
     "assets": {

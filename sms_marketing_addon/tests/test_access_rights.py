@@ -62,6 +62,36 @@ class TestAccessRights(SmsMarketingCase):
         self.assertEqual(hidden.groups_id, system, "only the settings are for system administrators")
         self.assertEqual(hidden.mapped("complete_name"), ["SMS Marketing/Configuration/Settings"])
 
+    def visible_in_the_app(self, user):
+        """The menus of the SMS Marketing app `user` sees."""
+        root = self.env.ref("mass_mailing_sms.mass_mailing_sms_menu_root")
+        visible = self.env["ir.ui.menu"].browse(self.env["ir.ui.menu"].with_user(user)._visible_menu_ids())
+        return visible.filtered(lambda menu: menu == root or menu.parent_path.startswith(root.parent_path))
+
+    def test_an_sms_manager_without_email_marketing_finds_the_suite_but_not_campaign_sending(self):
+        manager = new_test_user(self.env, login="sms_manager_no_mass", groups=(
+            "base.group_user,sms_marketing_addon.group_sms_marketing_manager"))
+        menus = self.visible_in_the_app(manager)
+        names = set(menus.mapped("complete_name"))
+        for expected in ("SMS Marketing", "SMS Marketing/Outbox", "SMS Marketing/Conversations",
+                         "SMS Marketing/Configuration/Gateway Accounts", "SMS Marketing/Reporting/Sent SMS",
+                         "SMS Marketing/Configuration/SMS Templates"):
+            self.assertIn(expected, names)
+        mass = self.env.ref("mass_mailing.group_mass_mailing_user")
+        self.assertFalse([menu.complete_name for menu in menus if menu.action and mass in menu.groups_id],
+                         "none of Odoo's campaign, mailing list or trace screens")
+        self.assertNotIn("SMS Marketing/Configuration/Settings", names)
+        with self.assertRaises(AccessError):
+            self.env["mailing.mailing"].with_user(manager).check_access("read")
+
+    def test_an_sms_user_finds_conversations_and_consent_and_others_find_no_app(self):
+        names = set(self.visible_in_the_app(self.sms_agent).mapped("complete_name"))
+        self.assertTrue({"SMS Marketing", "SMS Marketing/Conversations", "SMS Marketing/Consent"} <= names, names)
+        self.assertNotIn("SMS Marketing/Outbox", names, "managers only")
+        self.assertFalse(self.visible_in_the_app(self.plain_user), "an internal user without SMS rights")
+        with self.assertRaises(AccessError):  # no back-end at all
+            self.visible_in_the_app(self.portal_user)
+
     # Models of the addon with a company that need no company rule, and why.
     COMPANY_RULE_EXEMPT = {
         # Names, sender numbers and prices of the gateway accounts, not their secrets (administrators only):
