@@ -42,5 +42,6 @@
         "web.assets_tests": ["sms_marketing_addon/static/tests/tours/**/*"],
     },
     "installable": True,
+    "uninstall_hook": "uninstall_hook",
     "application": False,
 }

@@ -86,6 +86,14 @@ class TestAccessRights(SmsMarketingCase):
         with self.assertRaises(AccessError):
             self.env["mailing.mailing"].with_user(manager).check_access("read")
 
+    def test_uninstalling_gives_odoos_reporting_menu_its_action_back(self):
+        from odoo.addons.sms_marketing_addon import uninstall_hook
+
+        reporting = self.env.ref("mass_mailing_sms.mass_mailing_sms_menu_reporting")
+        self.assertFalse(reporting.action, "a folder while the suite is installed")
+        uninstall_hook(self.env)
+        self.assertEqual(reporting.action, self.env.ref("mass_mailing_sms.mailing_trace_report_action_sms"))
+
     def test_an_sms_user_finds_conversations_and_consent_and_others_find_no_app(self):
         names = set(self.visible_in_the_app(self.sms_agent).mapped("complete_name"))
         self.assertTrue({"SMS Marketing", "SMS Marketing/Conversations", "SMS Marketing/Consent"} <= names, names)
