@@ -35,6 +35,7 @@
         "views/discuss_channel_views.xml",
         "views/sms_survey_views.xml",
         "views/sms_marketing_menus.xml",
+        "wizard/sms_composer_views.xml",
     ],
     "demo": ["demo/sms_marketing_demo.xml"],
     "assets": {

@@ -404,3 +404,37 @@ class TestRestrictedUser(SegmentFieldsCase):
         form.body_plaintext = "{{ object.sudo().write({'comment': 'evaluated'}) }}"
         self.assertEqual(form.sms_char_count, len(self.decorated(form.body_plaintext)))
         self.assertNotEqual(self.sample.comment, "evaluated")
+
+
+@tagged("post_install", "-at_install")
+class TestComposerSegments(SegmentFieldsCase):
+    """"Send SMS" from a contact or a list: the count shown is the SMS that leaves (transactional: no brand, no
+    footer), counted on the server; Odoo's browser counter took € for UCS-2."""
+
+    def composer(self, records, body):
+        context = {"active_model": "res.partner", "active_id": records[:1].id, "active_ids": records.ids}
+        return Form(self.env["sms.composer"].with_context(context)), body
+
+    def test_the_chatter_composer_counts_the_sms_as_it_leaves(self):
+        partner = self.env["res.partner"].create({"name": "Camille", "mobile": "+33612345678",
+                                                  "country_id": self.env.ref("base.fr").id})
+        form, body = self.composer(partner, "Your order ships today: €5 off the next one with [CODE] ~ thanks")
+        form.body = body
+        self.assertEqual(form.sms_encoding, "GSM-7", "€ [ ] ~ are GSM-7 (two septets each), not UCS-2")
+        self.assertEqual((form.sms_segment_count, form.sms_char_count), (1, len(body)))
+        self.assertEqual(form.sms_segment_summary, "1 segment · GSM-7 · %d characters" % len(body))
+        self.assertFalse(form.sms_segment_sample, "transactional: no brand, no footer to explain")
+        form.body = body + " 🙂🙂🙂"  # 71 UTF-16 units: over one UCS-2 segment (70)
+        self.assertEqual((form.sms_encoding, form.sms_segment_count), ("UCS-2", 2))
+        form.save().action_send_sms()
+        sms = self.env["sms.sms"].search([("partner_id", "=", partner.id)])
+        self.assertEqual(sms.body, body + " 🙂🙂🙂", "sent as counted")
+        self.assertEqual(count_segments(sms.body)["segments"], 2)
+
+    def test_a_list_composer_counts_the_first_recipients_text(self):
+        first = self.env["res.partner"].create({"name": "B" * 170, "mobile": "+33612345670"})
+        second = self.env["res.partner"].create({"name": "Al", "mobile": "+33612345671"})
+        form, body = self.composer(first | second, "Hello {{ object.name }}")
+        form.body = body
+        self.assertEqual(form.composition_mode, "mass")
+        self.assertEqual((form.sms_char_count, form.sms_segment_count), (len("Hello " + "B" * 170), 2))

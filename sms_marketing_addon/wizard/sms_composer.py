@@ -6,7 +6,7 @@ from uuid import uuid4
 from odoo.tools.mail import TEXT_URL_REGEX
 from odoo.tools.rendering_tools import parse_inline_template
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 from odoo.addons.mass_mailing_sms.wizard.sms_composer import SMSComposer as MassSmsComposer
@@ -32,7 +32,49 @@ class SmsComposer(models.TransientModel):
     opt-outs, duplicates, unsubscribe footer, short links), made with sets instead of list scans, links
     shortened once per distinct body, and the SMS, traces and trackers written with one INSERT each."""
 
-    _inherit = "sms.composer"
+    _name = "sms.composer"
+    _inherit = ["sms.composer", "sms.segment.mixin"]
+
+    # ------------------------------------------------------------------ the length shown is the length billed
+    # Odoo's own counter (`sms_widget`) counts in the browser and takes a GSM-7 body with € [ ] { } ~ ^ | \ for
+    # UCS-2 (70 characters a segment instead of 160); ours counts on the server, as the gate and the provider.
+    sms_segment_count = fields.Integer(compute="_compute_sms_segments")
+
+    def _sms_segment_body_field(self):
+        return "body"
+
+    def _sms_segment_applies(self):
+        return bool(self.body)  # nothing typed yet: nothing to count
+
+    def _sms_segment_marketing(self):
+        """A mailing's SMS are marketing (the gate adds brand and opt-out footer); the chatter's and a list's
+        "Send SMS" are transactional, sent as written."""
+        return bool(self.mailing_id)
+
+    def _sms_segment_sample(self):
+        """The record the SMS goes to (the first of a list), not any record of the model."""
+        if self.composition_mode == "numbers" or not self.res_model or self.res_model not in self.env:
+            return None
+        try:
+            records = self._get_records()
+        except (ValueError, SyntaxError):  # res_ids that are not a list of ids
+            return None
+        return records[:1].exists() or None if records is not None else None
+
+    def _sms_segment_render(self, body, sample=None):
+        """As the composer renders when sending: the chatter's body as written (Odoo rendered its template
+        already), a list's for its first record (as Odoo renders it for each)."""
+        if not body or not sample or self.composition_mode != "mass":
+            return body or ""
+        try:
+            return self._prepare_body_values(sample)[sample.id] or ""
+        except Exception:  # a placeholder this user may not run, or that fails: count the text as written
+            return body
+
+    @api.depends("body", "res_model", "res_id", "res_ids", "composition_mode", "mailing_id")
+    @api.depends_context("company", "lang")
+    def _compute_sms_segments(self):
+        return super()._compute_sms_segments()
 
     def _sms_odoo_path(self):
         """True when asked for Odoo's own composer path (context key `sms_marketing_odoo_composer`), e.g. to
