@@ -162,10 +162,15 @@ def _template_args(args):
     return {name: str(args[name])[:MAX_ARG_CHARS] for name in ARG_NAMES if args.get(name) not in (None, False)}
 
 
+def _template_of(result):
+    key = result.get("reason_key")
+    return ACCOUNT_TEMPLATES.get(key) if isinstance(key, str) else None
+
+
 def said_as(result):
     """The template fields of a test's verdict (its text in each reader's language), from a reported result."""
     key, args = result.get("reason_key"), result.get("reason_args")
-    if key in ACCOUNT_TEMPLATES and isinstance(args, dict):
+    if _template_of(result) is not None and isinstance(args, dict):
         return {"result_key": key, "result_args": _template_args(args)}
     return {"result_key": False, "result_args": False}
 
@@ -175,7 +180,7 @@ def provider_error_text(result, lang=None, with_code=True):
     ({error_code, reason, reason_key, reason_args}): the service's sentence said in `lang` when it names its
     template, else its words as they came (with the code when they do not name it, and `with_code`)."""
     code, reason = str(result.get("error_code") or "").strip(), str(result.get("reason") or "").strip()
-    template, args = ACCOUNT_TEMPLATES.get(result.get("reason_key")), result.get("reason_args")
+    template, args = _template_of(result), result.get("reason_args")
     if template is not None and isinstance(args, dict):
         values = defaultdict(str, _template_args(args))
         try:

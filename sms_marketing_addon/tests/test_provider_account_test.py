@@ -231,6 +231,9 @@ class TestAccountTests(OutboxCase):
         self.account.write({"auth_token": "again"})
         self.answer_as_the_service(False, "a_newer_services_key", args, "Twilio said something new (29999)", "29999")
         self.assertEqual(self.form().health_failing_reason, "Twilio said something new (29999)")
+        self.account.write({"auth_token": "and-again"})
+        self.answer_as_the_service(False, ["not", "a", "key"], args, "Twilio said something new (29999)", "29999")
+        self.assertEqual(self.form().health_failing_reason, "Twilio said something new (29999)")
         self.assertEqual(self.form().test_result, "The connection test failed: Twilio said something new (29999).")
         # what a report may leave on a test is bounded: the names a template uses, 500 characters each
         self.account.write({"auth_token": "once-more"})
