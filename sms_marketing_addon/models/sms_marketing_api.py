@@ -415,8 +415,8 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     def report_account_health(self, results):
         """What a test call of the sync service (a provider call that sends nothing) said about accounts:
         [{account_id, account_version, ok (bool), error_code, reason, reason_key, reason_args, account_wide
-        (bool)}]. A success ends a
-        "failing" state (its held SMS are offered again at the next claim). Returns {updated}."""
+        (bool)}]. A success ends a "failing" state (its held SMS are offered again at the next claim). Returns
+        {updated}."""
         self._check_service()
         Account = self.env["sms.provider.account"].sudo()
         now = self.env.cr.now().replace(tzinfo=None)
@@ -456,8 +456,9 @@ class SmsMarketingApiOutbox(models.AbstractModel):
     @api.model
     def report_account_tests(self, results):
         """What the test calls of `get_account_tests` said: [{id, ok, account_wide, error_code, reason (plain
-        words), reason_key, reason_args}]. The test shows the verdict on the account; it also counts as the account's health (a
-        success ends a failing state, a refusal of the account holds its SMS). Returns {updated}."""
+        words), reason_key, reason_args}]. The test shows the verdict on the account; it also counts as the
+        account's health (a success ends a failing state, a refusal of the account holds its SMS). Returns
+        {updated}."""
         self._check_service()
         Test = self.env["sms.provider.account.test"].sudo()
         now = fields.Datetime.now()

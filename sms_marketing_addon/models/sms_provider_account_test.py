@@ -185,11 +185,12 @@ def provider_error_text(result, lang=None, with_code=True):
         values = defaultdict(str, _template_args(args))
         try:
             text = template._translate(lang or "en_US") % values
-        except (TypeError, ValueError):  # a translation that breaks its placeholders: the English words
-            text = reason
-        if result.get("reason_key") in REFUSAL_KEYS and values["code"]:
-            text = "%s (%s)" % (text, values["code"])
-        return text
+        except (TypeError, ValueError):  # a translation that breaks its placeholders: the service's words below
+            text = None
+        if text is not None:
+            if result.get("reason_key") in REFUSAL_KEYS and values["code"]:
+                text = "%s (%s)" % (text, values["code"])
+            return text
     if not with_code or (reason and (not code or code in reason)):
         return reason
     return ("%s %s" % (code, reason)).strip()

@@ -59,7 +59,7 @@ class SmsComposer(models.TransientModel):
             records = self._get_records()
         except (ValueError, SyntaxError):  # res_ids that are not a list of ids
             return None
-        return records[:1].exists() or None if records is not None else None
+        return records[:1].exists() or None
 
     def _sms_segment_render(self, body, sample=None):
         """As the composer renders when sending: the chatter's body as written (Odoo rendered its template
